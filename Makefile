@@ -1,0 +1,40 @@
+# Two commands for a new user: `make demo` (nightly run + dashboards) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ROOT := $(abspath .)
+VENV := $(ROOT)/.venv
+UV := $(shell command -v uv 2>/dev/null || echo $(VENV)/uv-bootstrap/bin/uv)
+export EXAMS_MODE ?= demo
+
+help:  ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk -F':.*?## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+# ---- environments: one locked venv each, built from requirements/*.txt -------------------
+$(VENV)/uv-bootstrap/bin/uv:
+	python3 -m venv $(VENV)/uv-bootstrap && $(VENV)/uv-bootstrap/bin/pip install -q uv
+
+uv: $(if $(shell command -v uv 2>/dev/null),,$(VENV)/uv-bootstrap/bin/uv)
+
+$(VENV)/%/.synced: requirements/%.txt pyproject.toml | uv
+	@test -x $(VENV)/$*/bin/python || $(UV) venv -q --python 3.11 $(VENV)/$*
+	VIRTUAL_ENV=$(VENV)/$* $(UV) pip sync -q requirements/$*.txt
+	VIRTUAL_ENV=$(VENV)/$* $(UV) pip install -q --no-deps -e .
+	@touch $@
+
+env-transform: $(VENV)/transform/.synced  ## dbt + great-expectations + the exams package
+env-airflow: $(VENV)/airflow/.synced      ## Airflow 3 (orchestration only)
+env-superset: $(VENV)/superset/.synced    ## Superset 6
+envs: env-transform env-airflow env-superset  ## all three environments
+
+lock: | uv  ## re-resolve the lock files (needs the package registry)
+	for e in transform airflow superset; do \
+	  $(UV) pip compile -q --python-version 3.11 requirements/$$e.in -o requirements/$$e.txt; done
+
+# ---- data ------------------------------------------------------------------------------
+sample: env-transform  ## regenerate the committed sample exports in data/raw/
+	$(VENV)/transform/bin/exams generate --out data/raw --sample
+
+check-export: env-transform  ## check one export before delivery: make check-export FILE=...
+	$(VENV)/transform/bin/exams check-export "$(FILE)"
+
+include mk/*.mk

@@ -1,0 +1,10 @@
+-- audit.quarantine: one row per rejected data row (no personal data).
+with
+
+quarantined as (
+
+    select * from {{ ref('stg_exports__quarantined_rows') }}
+
+)
+
+select * from quarantined

@@ -1,0 +1,50 @@
+-- Valid rows joined to the reference data: the coefficient, the unit and block, and the points
+-- each row brings to the average (integer hundredths; ABJ counts as 0).
+with
+
+result_rows as (
+
+    select * from {{ ref('stg_exports__result_rows') }}
+    where not is_quarantined
+
+),
+
+epreuves as (
+
+    select * from {{ ref('ref_epreuves') }}
+
+),
+
+statuses as (
+
+    select * from {{ ref('ref_statuses') }}
+
+),
+
+graded as (
+
+    select
+        result_rows.session,
+        result_rows.academy_code,
+        result_rows.candidate_key,
+        result_rows.code_epreuve,
+        result_rows.statut,
+        result_rows.grade_hundredths,
+        epreuves.unit_code,
+        epreuves.block_code,
+        epreuves.coefficient,
+        epreuves.is_mandatory,
+        statuses.counts_in_average,
+        statuses.statut in ('NOTE', 'ABJ') as is_assessed_status,
+        case
+            when statuses.grade_as_zero then 0
+            else result_rows.grade_hundredths
+        end as points_hundredths
+
+    from result_rows
+    inner join epreuves on result_rows.code_epreuve = epreuves.code_epreuve
+    inner join statuses on result_rows.statut = statuses.statut
+
+)
+
+select * from graded

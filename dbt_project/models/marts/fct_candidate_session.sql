@@ -1,0 +1,56 @@
+-- One row per session × candidate: the recomputed decision beside the jury's.
+with
+
+candidates as (
+
+    select * from {{ ref('int_candidates_identified') }}
+    where candidate_category is not null
+
+),
+
+decided as (
+
+    select * from {{ ref('int_candidates_decided') }}
+
+),
+
+categories as (
+
+    select * from {{ ref('ref_candidate_categories') }}
+
+),
+
+final as (
+
+    select
+        candidates.session,
+        candidates.academy_code,
+        candidates.candidate_key,
+        candidates.sex,
+        candidates.candidate_category,
+        categories.access_route,
+        candidates.is_complete,
+        coalesce(decided.is_present, false) as is_present,
+        cast(decided.computed_average as double) as computed_average,
+        decided.decision,
+        candidates.reported_decision,
+        cast(candidates.reported_average_hundredths / 100 as double) as reported_average,
+        case
+            when candidates.is_complete
+                then decided.decision is not distinct from candidates.reported_decision
+        end as decision_matches,
+        case
+            when candidates.is_complete
+                then decided.computed_average_hundredths
+                is not distinct from candidates.reported_average_hundredths
+        end as average_matches
+
+    from candidates
+    inner join categories on candidates.candidate_category = categories.candidate_category
+    left join decided
+        on candidates.session = decided.session
+        and candidates.candidate_key = decided.candidate_key
+
+)
+
+select * from final

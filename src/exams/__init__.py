@@ -1,0 +1,1 @@
+"""Analytics platform for French national exam results (BTS NDRC first)."""

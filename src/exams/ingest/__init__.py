@@ -1,0 +1,1 @@
+"""Ingestion of session result exports (export-format.md)."""

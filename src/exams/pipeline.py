@@ -1,0 +1,169 @@
+"""The nightly run's stages: ingest → transform → check → publish → extracts.
+
+Write, audit, publish: `transform` builds the private build database with dbt and assembles the
+candidate publication `<warehouse>.new` (marts, audit, reference only); `check` validates that
+file; `publish` moves it onto the served path with `os.replace` (atomic: dashboards never see a
+half-written file, and a failed run leaves the served file untouched).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from exams import settings as settings_mod
+from exams.progress import log
+from exams.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR, REPO_ROOT, Settings
+
+PUBLISHED_SCHEMAS = ("marts", "audit", "reference")
+DQ_RESULTS_DDL = """
+CREATE TABLE IF NOT EXISTS audit.dq_results (
+    run_id VARCHAR, run_at TIMESTAMP, suite VARCHAR, expectation VARCHAR, column_name VARCHAR,
+    success BOOLEAN, unexpected_count BIGINT, blocking BOOLEAN
+)"""
+
+
+class StageFailed(SystemExit):
+    """A stage failed: the message says what, where, and the run exits non-zero."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"FAILED: {message}")
+
+
+def code_fingerprint() -> str:
+    """Hash of what turns exports into tables (models, seeds, macros, suites, package code):
+    a deployment that changes them forces a rebuild even when no export changed."""
+    digest = hashlib.sha256()
+    roots = [DBT_PROJECT_DIR / d for d in ("models", "seeds", "macros")]
+    roots += [EXPECTATIONS_DIR, REPO_ROOT / "src" / "exams"]
+    for root in roots:
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(REPO_ROOT)).encode())
+            digest.update(path.read_bytes())
+    digest.update((DBT_PROJECT_DIR / "dbt_project.yml").read_bytes())
+    return digest.hexdigest()
+
+
+def ingest(s: Settings) -> dict:
+    from exams.ingest import load
+
+    s.work_dir.mkdir(parents=True, exist_ok=True)
+    result = load.run(s.raw_dir, s.build_db, s.work_dir, s.pseudonym_key(), code_fingerprint())
+    if not s.warehouse.exists():
+        result.changed = True
+    log(
+        f"ingest: {result.files} file(s), {result.loaded} loaded, {result.rejected} rejected, "
+        f"{result.rows_total} row(s), {result.rows_quarantined} quarantined; "
+        f"{'changes to publish' if result.changed else 'nothing new since the last publication'}"
+    )
+    return result.__dict__
+
+
+def _dbt(args: list[str], s: Settings) -> None:
+    from dbt.cli.main import dbtRunner
+
+    os.environ["EXAMS_BUILD_DB"] = str(s.build_db)
+    common = [
+        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(s.work_dir / "dbt_target"), "--log-path", str(s.work_dir / "dbt_logs"),
+    ]  # fmt: skip
+    result = dbtRunner().invoke([*args, *common])
+    if result.exception is not None:
+        raise StageFailed(f"dbt {args[0]}: {result.exception}")
+    if not result.success:
+        failed = [
+            f"{r.node.resource_type} {r.node.name}: {r.status} — {(r.message or '').strip()}"
+            for r in (result.result or [])
+            if str(r.status).lower() in {"error", "fail", "runtime error"}
+        ]
+        raise StageFailed(f"dbt {args[0]} failed:\n  " + "\n  ".join(failed or ["see dbt logs"]))
+
+
+def transform(s: Settings) -> None:
+    """dbt build (seeds, models, unit and data tests) on the build database, dbt docs, then the
+    candidate publication file with only the published schemas."""
+    _dbt(["build"], s)
+    _dbt(["docs", "generate"], s)
+    assemble_new(s)
+
+
+def assemble_new(s: Settings) -> None:
+    if s.new_db.exists():
+        s.new_db.unlink()
+    # same configuration as dbt's in-process connection (DuckDB refuses a different one)
+    con = duckdb.connect(str(s.build_db))
+    con.execute(f"ATTACH '{s.new_db}' AS pub")
+    tables = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        f"AND schema_name IN {PUBLISHED_SCHEMAS} ORDER BY ALL"
+    ).fetchall()
+    for schema in PUBLISHED_SCHEMAS:
+        con.execute(f"CREATE SCHEMA pub.{schema}")
+    for schema, table in tables:
+        con.execute(f"CREATE TABLE pub.{schema}.{table} AS SELECT * FROM {schema}.{table}")
+    con.execute(DQ_RESULTS_DDL.replace("audit.", "pub.audit."))
+    con.execute("DETACH pub")
+    con.close()
+    log(f"transform: {len(tables)} table(s) assembled into {s.new_db.name}")
+
+
+def check(s: Settings) -> None:
+    from exams import checks
+
+    if not s.new_db.exists():
+        raise StageFailed(f"{s.new_db} is missing: run the transform stage first")
+    checks.run(s)
+
+
+def publish(s: Settings) -> None:
+    if not s.new_db.exists():
+        raise StageFailed(f"{s.new_db} is missing: nothing validated to publish")
+    s.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(s.new_db, s.warehouse)
+    docs = s.work_dir / "dbt_target"
+    site = s.state_dir / "dbt_docs"
+    site.mkdir(exist_ok=True)
+    for name in ("index.html", "catalog.json", "manifest.json"):
+        if (docs / name).exists():
+            shutil.copyfile(docs / name, site / name)
+    marker = s.build_db.with_suffix(".published")
+    from exams.ingest import load
+
+    con = load.connect(s.build_db)
+    rows = con.execute(
+        "SELECT file_name, sha256, status FROM raw.file_manifest ORDER BY file_name"
+    ).fetchall()
+    con.close()
+    import json
+
+    marker.write_text(hashlib.sha256((json.dumps(rows) + code_fingerprint()).encode()).hexdigest())
+    log(f"publish: {s.warehouse} (dbt docs in {site})")
+
+
+def extracts(s: Settings) -> None:
+    from exams import extracts as extracts_mod
+
+    extracts_mod.write_all(s)
+
+
+STAGES = {
+    "ingest": ingest,
+    "transform": transform,
+    "check": check,
+    "publish": publish,
+    "extracts": extracts,
+}
+
+
+def run_all(s: Settings | None = None, force: bool = False) -> None:
+    s = s or settings_mod.load()
+    result = ingest(s)
+    if not result["changed"] and not force:
+        log("no new or changed export: the publication is up to date")
+        return
+    for stage in ("transform", "check", "publish", "extracts"):
+        STAGES[stage](s)

@@ -1,0 +1,204 @@
+"""``python -m exams.superset_app {setup,build,serve,render}`` — run with .venv/superset's python.
+
+setup   superset db upgrade → admin user → superset init → import the dashboards (idempotent)
+build   render dashboards/ into a ZIP (temporary folder) and import it (overwrite, idempotent)
+serve   gunicorn in the foreground on 0.0.0.0:${SUPERSET_PORT:-8088}
+render  only write the ZIP somewhere (for inspection)
+
+Settings (environment): EXAMS_WAREHOUSE (published DuckDB file), SUPERSET_HOME (default
+data/superset), SUPERSET_SECRET_KEY (required outside EXAMS_MODE demo/test),
+SUPERSET_ADMIN_PASSWORD (else generated once and kept in $SUPERSET_HOME/admin_password),
+SUPERSET_PORT, SUPERSET_BIND_HOST (default 0.0.0.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from exams import settings
+from exams.superset_app import (
+    ADMIN_USERNAME,
+    BUNDLE_DIR,
+    DEFAULT_PORT,
+    superset_env,
+    superset_home,
+)
+from exams.superset_app import bundle as bundle_mod
+
+PASSWORD_FILE = "admin_password"
+
+
+def log(msg: str) -> None:
+    print(f"[superset] {msg}", flush=True)
+
+
+def superset_exe() -> str:
+    exe = Path(sys.executable).parent / "superset"
+    if not exe.exists():
+        raise SystemExit(f"{exe} not found: run with the Superset environment's python")
+    return str(exe)
+
+
+def run_superset(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [superset_exe(), *args],
+        env=superset_env(),
+        capture_output=True,
+        text=True,
+    )
+    log(f"superset {args[0] if args[0] != 'fab' else ' '.join(args[:2])} "
+        f"({time.monotonic() - t0:.0f} s, exit {proc.returncode})")
+    if check and proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
+        raise SystemExit(f"superset {' '.join(args[:2])} failed (exit {proc.returncode})")
+    return proc
+
+
+def warehouse() -> Path:
+    return settings.load().warehouse
+
+
+def check_warehouse(allow_missing: bool) -> Path:
+    wh = warehouse()
+    if not wh.is_file():
+        msg = f"no published warehouse at {wh} (run `make pipeline`, or set EXAMS_WAREHOUSE)"
+        if not allow_missing:
+            raise SystemExit(msg)
+        log(f"warning: {msg}; the dashboards will show errors until it exists")
+    return wh
+
+
+# ---- admin password ------------------------------------------------------------------------
+def admin_password() -> tuple[str, str]:
+    """(password, where it comes from). Never a fixed default.
+
+    SUPERSET_ADMIN_PASSWORD wins; otherwise a password generated once with `secrets` and kept
+    (mode 0600) in $SUPERSET_HOME/admin_password, so that re-running set-up keeps it.
+    """
+    env_pw = os.environ.get("SUPERSET_ADMIN_PASSWORD", "")
+    if env_pw:
+        return env_pw, "SUPERSET_ADMIN_PASSWORD"
+    pw_file = superset_home() / PASSWORD_FILE
+    if pw_file.is_file() and pw_file.read_text().strip():
+        return pw_file.read_text().strip(), str(pw_file)
+    pw_file.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(18)
+    fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(password + "\n")
+    log(f"generated an admin password, kept in {pw_file}")
+    return password, str(pw_file)
+
+
+def ensure_admin() -> None:
+    password, source = admin_password()
+    proc = run_superset(
+        "fab", "create-admin",
+        "--username", ADMIN_USERNAME,
+        "--firstname", "Admin",
+        "--lastname", "Examens",
+        "--email", "admin@exams.invalid",
+        "--password", password,
+    )
+    if "already exist" in (proc.stdout + proc.stderr).lower():
+        # Same user, same password source: reset it so that the password in force is always
+        # the one set-up prints (SUPERSET_ADMIN_PASSWORD or the kept generated one).
+        run_superset("fab", "reset-password", "--username", ADMIN_USERNAME, "--password", password)
+    elif "admin user admin created" not in (proc.stdout + proc.stderr).lower():
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise SystemExit("superset fab create-admin did not create the admin user")
+    log(f"admin user '{ADMIN_USERNAME}' ready (password from {source})")
+
+
+# ---- bundle -------------------------------------------------------------------------------
+def build(allow_missing_warehouse: bool = False) -> None:
+    wh = check_warehouse(allow_missing_warehouse)
+    with tempfile.TemporaryDirectory(prefix="exams-superset-bundle-") as tmp:
+        zip_path = bundle_mod.render(BUNDLE_DIR, wh, Path(tmp) / "bundle.zip")
+        proc = run_superset(
+            "import-dashboards", "-p", str(zip_path), "-u", ADMIN_USERNAME, check=False
+        )
+        if proc.returncode != 0 or "error when importing" in proc.stderr.lower():
+            sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
+            raise SystemExit(f"dashboard import failed (exit {proc.returncode})")
+    log(f"dashboards imported from {BUNDLE_DIR} on {wh}")
+
+
+def setup(allow_missing_warehouse: bool = False) -> None:
+    t0 = time.monotonic()
+    home = superset_home()
+    home.mkdir(parents=True, exist_ok=True)
+    check_warehouse(allow_missing_warehouse)
+    # Validate the bundle before the slow steps.
+    bundle_mod.validate(bundle_mod.load(BUNDLE_DIR))
+    log(f"home {home}")
+    run_superset("db", "upgrade")
+    ensure_admin()
+    run_superset("init")
+    build(allow_missing_warehouse)
+    log(f"set-up done in {time.monotonic() - t0:.0f} s")
+
+
+# ---- serve --------------------------------------------------------------------------------
+def serve() -> None:
+    port = int(os.environ.get("SUPERSET_PORT") or DEFAULT_PORT)
+    host = os.environ.get("SUPERSET_BIND_HOST") or "0.0.0.0"
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    if not (superset_home() / "superset.db").is_file():
+        raise SystemExit("Superset is not set up: run `make superset-setup` first")
+    password, source = admin_password()
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    print(
+        f"\n  Superset: http://{shown}:{port}/\n"
+        f"  user: {ADMIN_USERNAME}\n"
+        f"  password: {password if source != 'SUPERSET_ADMIN_PASSWORD' else '(SUPERSET_ADMIN_PASSWORD)'}\n"
+        f"  warehouse: {warehouse()}\n",
+        flush=True,
+    )
+    argv = [
+        str(gunicorn),
+        "-w", "1",
+        "-k", "gthread",
+        "--threads", "4",
+        "--timeout", "120",
+        "-b", f"{host}:{port}",
+        "--no-control-socket",
+        "--limit-request-line", "0",
+        "--limit-request-field_size", "0",
+        "--access-logfile", os.environ.get("SUPERSET_ACCESS_LOG", "-"),
+        "superset.app:create_app()",
+    ]
+    os.execve(argv[0], argv, superset_env())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m exams.superset_app", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name in ("setup", "build"):
+        p = sub.add_parser(name)
+        p.add_argument("--allow-missing-warehouse", action="store_true")
+    sub.add_parser("serve")
+    p = sub.add_parser("render")
+    p.add_argument("out", type=Path, help="ZIP to write")
+    args = parser.parse_args(argv)
+    if args.cmd == "setup":
+        setup(args.allow_missing_warehouse)
+    elif args.cmd == "build":
+        build(args.allow_missing_warehouse)
+    elif args.cmd == "serve":
+        serve()
+    elif args.cmd == "render":
+        print(bundle_mod.render(BUNDLE_DIR, warehouse(), args.out))
+
+
+if __name__ == "__main__":
+    main()
