@@ -37,4 +37,25 @@ sample: env-transform  ## regenerate the committed sample exports in data/raw/
 check-export: env-transform  ## check one export before delivery: make check-export FILE=...
 	$(VENV)/transform/bin/exams check-export "$(FILE)"
 
-include mk/*.mk
+# ---- the two commands ---------------------------------------------------------------------
+demo: envs  ## install, generate a sample if data/raw is empty, run the nightly DAG, serve dashboards
+	@ls data/raw/*.csv >/dev/null 2>&1 || $(VENV)/transform/bin/exams generate --out data/raw --sample
+	$(MAKE) pipeline
+	$(MAKE) superset-setup
+	$(MAKE) serve
+
+test: envs chromium  ## install what the tests need and run them all
+	$(VENV)/transform/bin/ruff check src dags tests scripts
+	$(VENV)/transform/bin/pytest tests --ignore=tests/airflow
+	$(VENV)/airflow/bin/pytest tests/airflow
+
+chromium:  ## Debian chromium for the browser tests (never `playwright install`)
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
+
+run-local: env-transform  ## every stage without Airflow (exams run)
+	$(VENV)/transform/bin/exams run
+
+.PHONY: help uv envs env-transform env-airflow env-superset lock sample check-export demo test \
+	chromium run-local
+
+-include mk/*.mk

@@ -33,6 +33,7 @@ def _generate(args: argparse.Namespace) -> int:
             seed=args.seed,
             correction=not args.no_extras,
             duplicate=not args.no_extras,
+            misnamed=not args.no_extras,
             jury_mismatch_share=args.mismatch,
         )
     paths = generate(Path(args.out), cfg)

@@ -32,18 +32,18 @@ COLUMNS = [
 
 # category: (share, mean ability, has establishment)
 CATEGORIES = {
-    "SCOLAIRE_PUBLIC": (0.44, 11.3, True),
-    "SCOLAIRE_PRIVE_SC": (0.12, 11.8, True),
-    "SCOLAIRE_PRIVE_HC": (0.03, 9.9, True),
-    "APPRENTI_CFA_HAB": (0.20, 11.0, True),
-    "APPRENTI_CFA_NONHAB": (0.04, 10.6, True),
-    "FC_PUBLIC": (0.03, 11.0, True),
-    "FC_NONHAB": (0.02, 10.4, True),
-    "CONTRAT_PRO": (0.04, 10.8, True),
-    "DISTANCE": (0.02, 9.8, False),
-    "INDIVIDUEL": (0.03, 9.6, False),
-    "EXPERIENCE": (0.02, 10.0, False),
-    "VAE": (0.01, 11.0, False),
+    "SCOLAIRE_PUBLIC": (0.44, 12.5, True),
+    "SCOLAIRE_PRIVE_SC": (0.12, 12.9, True),
+    "SCOLAIRE_PRIVE_HC": (0.03, 11.0, True),
+    "APPRENTI_CFA_HAB": (0.20, 12.2, True),
+    "APPRENTI_CFA_NONHAB": (0.04, 11.8, True),
+    "FC_PUBLIC": (0.03, 12.2, True),
+    "FC_NONHAB": (0.02, 11.6, True),
+    "CONTRAT_PRO": (0.04, 12.0, True),
+    "DISTANCE": (0.02, 11.2, False),
+    "INDIVIDUEL": (0.03, 11.0, False),
+    "EXPERIENCE": (0.02, 11.4, False),
+    "VAE": (0.01, 12.0, False),
 }
 NOMS = ["Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois",
         "Moreau", "Lefèvre", "Girard", "Bonnet", "François", "Mercier", "Blanc", "Guérin",
@@ -80,6 +80,7 @@ class GeneratorConfig:
     seed: int = 20250704
     correction: bool = True  # add a later corrected export for the first (session, académie)
     duplicate: bool = True  # deliver one export twice (identical bytes, later name)
+    misnamed: bool = True  # deliver one export under a name outside the pattern (REJECTED)
     jury_mismatch_share: float = 0.0  # share of candidates whose reported decision is wrong
     dialects: list[Dialect] = field(default_factory=lambda: list(DIALECTS))
 
@@ -99,7 +100,7 @@ def _candidates(rng: np.random.Generator, session: int, academy: str, n: int) ->
     cats = list(CATEGORIES)
     shares = np.array([CATEGORIES[c][0] for c in cats])
     cat_idx = rng.choice(len(cats), size=n, p=shares / shares.sum())
-    ability = np.array([CATEGORIES[c][1] for c in cats])[cat_idx] + rng.normal(0, 2.6, n)
+    ability = np.array([CATEGORIES[c][1] for c in cats])[cat_idx] + rng.normal(0, 2.4, n)
     has_uai = np.array([CATEGORIES[c][2] for c in cats])[cat_idx]
     uai_pool = np.array([f"0{academy}{i:04d}{'ABCDEFGHJK'[i % 10]}" for i in range(1, 13)])
     uai = np.where(has_uai, uai_pool[rng.integers(0, len(uai_pool), n)], "")
@@ -307,6 +308,9 @@ def generate(out: Path, cfg: GeneratorConfig) -> list[Path]:
                 path2 = out / export_name(session, academy, at + timedelta(days=7))
                 write_export(fixed, path2, dialect)
                 written.append(path2)
+            if cfg.misnamed and i == 2:
+                shutil.copyfile(path, out / f"NDRC_{session}_{academy}_corrige.csv")
+                written.append(out / f"NDRC_{session}_{academy}_corrige.csv")
             if cfg.duplicate and i == 1:
                 path3 = out / export_name(session, academy, at + timedelta(hours=1))
                 shutil.copyfile(path, path3)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -98,8 +99,32 @@ def admin_password() -> tuple[str, str]:
     return password, str(pw_file)
 
 
+def admin_exists() -> bool | None:
+    """Whether the admin user is already in the SQLite metadata (None: cannot tell)."""
+    db_file = superset_home() / "superset.db"
+    if not db_file.is_file():
+        return False
+    try:
+        con = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
+        try:
+            row = con.execute(
+                "SELECT count(*) FROM ab_user WHERE username = ?", (ADMIN_USERNAME,)
+            ).fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+    return bool(row[0])
+
+
 def ensure_admin() -> None:
     password, source = admin_password()
+    if admin_exists():
+        # Re-run: reset the password so that the one in force is always the one set-up and
+        # serve print (SUPERSET_ADMIN_PASSWORD, or the generated one kept in the home).
+        run_superset("fab", "reset-password", "--username", ADMIN_USERNAME, "--password", password)
+        log(f"admin user '{ADMIN_USERNAME}' kept, password reset (from {source})")
+        return
     proc = run_superset(
         "fab", "create-admin",
         "--username", ADMIN_USERNAME,
@@ -109,8 +134,6 @@ def ensure_admin() -> None:
         "--password", password,
     )
     if "already exist" in (proc.stdout + proc.stderr).lower():
-        # Same user, same password source: reset it so that the password in force is always
-        # the one set-up prints (SUPERSET_ADMIN_PASSWORD or the kept generated one).
         run_superset("fab", "reset-password", "--username", ADMIN_USERNAME, "--password", password)
     elif "admin user admin created" not in (proc.stdout + proc.stderr).lower():
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])

@@ -62,6 +62,25 @@ FEATURE_FLAGS = {
     "EMBEDDED_SUPERSET": False,
 }
 
+# Strict CSP: everything is served locally (no CDN, no map tiles, no telemetry pixel).
+TALISMAN_ENABLED = True
+TALISMAN_CONFIG = {
+    "content_security_policy": {
+        "base-uri": ["'self'"],
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "blob:", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": "'none'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'", "data:"],
+        "script-src": ["'self'", "'strict-dynamic'"],
+    },
+    "content_security_policy_nonce_in": ["script-src"],
+    "force_https": False,
+    "session_cookie_secure": False,
+}
+
 # --- caches (flask-caching 2.3.1; SimpleCache lives in the single gunicorn worker) -----------
 CACHE_DEFAULT_TIMEOUT = 300
 CACHE_CONFIG = {
@@ -91,6 +110,35 @@ D3_FORMAT = {
     "grouping": [3],
     "currency": ["", "\u00a0€"],
 }
+
+# Superset 6.1's French pack translates "Summary" (the label of a table's totals row) as
+# "Dimanche". Serve the pack with that entry fixed (the pack is public UI text).
+_FR_FIXES = {"Summary": "Total"}
+
+
+def FLASK_APP_MUTATOR(app) -> None:  # noqa: N802 - the name Superset looks for
+    import json
+    from pathlib import Path
+
+    import superset
+    from flask import Response, request
+
+    pack_file = Path(superset.__file__).parent / "translations/fr/LC_MESSAGES/messages.json"
+    if not pack_file.is_file():
+        return
+    pack = json.loads(pack_file.read_text(encoding="utf-8"))
+    messages = pack.get("locale_data", {}).get("superset", {})
+    for msgid, text in _FR_FIXES.items():
+        if msgid in messages:
+            messages[msgid] = [text]
+    body = json.dumps(pack, ensure_ascii=False)
+
+    @app.before_request
+    def _fixed_french_language_pack():
+        if request.path.rstrip("/") == "/superset/language_pack/fr":
+            return Response(body, mimetype="application/json")
+        return None
+
 
 APP_NAME = "Résultats d'examens"
 ROW_LIMIT = 50000
