@@ -34,7 +34,9 @@ class Outcome:
     sample: list
 
 
-def load_suites(folder: Path = EXPECTATIONS_DIR / "suites") -> list[dict]:
+def load_suites(folder: Path | None = None) -> list[dict]:
+    """The suites of expectations/suites/ (EXAMS_SUITES_DIR overrides, e.g. in tests)."""
+    folder = folder or Path(os.environ.get("EXAMS_SUITES_DIR", EXPECTATIONS_DIR / "suites"))
     return [yaml.safe_load(p.read_text()) for p in sorted(folder.glob("*.yml"))]
 
 

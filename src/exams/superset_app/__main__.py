@@ -143,13 +143,23 @@ def ensure_admin() -> None:
 
 # ---- bundle -------------------------------------------------------------------------------
 def build(allow_missing_warehouse: bool = False) -> None:
+    """Render the bundle into a temporary ZIP and import it, overwriting what it holds.
+
+    Superset's `import-dashboards` keeps existing databases/datasets/charts untouched, so the
+    import runs Superset's import commands for each type with overwrite (see importer.py).
+    """
     wh = check_warehouse(allow_missing_warehouse)
     with tempfile.TemporaryDirectory(prefix="exams-superset-bundle-") as tmp:
         zip_path = bundle_mod.render(BUNDLE_DIR, wh, Path(tmp) / "bundle.zip")
-        proc = run_superset(
-            "import-dashboards", "-p", str(zip_path), "-u", ADMIN_USERNAME, check=False
+        t0 = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "exams.superset_app.importer", str(zip_path), ADMIN_USERNAME],
+            env=superset_env(),
+            capture_output=True,
+            text=True,
         )
-        if proc.returncode != 0 or "error when importing" in proc.stderr.lower():
+        log(f"import ({time.monotonic() - t0:.0f} s, exit {proc.returncode})")
+        if proc.returncode != 0:
             sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
             raise SystemExit(f"dashboard import failed (exit {proc.returncode})")
     log(f"dashboards imported from {BUNDLE_DIR} on {wh}")

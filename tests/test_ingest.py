@@ -1,0 +1,202 @@
+"""Ingestion: dialects, row rules with physical line numbers, file statuses, the invariant."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import KEY, PLAIN, ingest, read_lines, set_field, write_clean, write_lines
+
+from exams.generator import DIALECTS
+from exams.ingest import load
+from exams.ingest.rules import REASONS
+
+
+def quarantine(con) -> dict[int, str]:
+    return dict(con.execute("SELECT line_number, reason_code FROM raw.quarantine").fetchall())
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: f"{d.encoding}{d.delimiter}"
+                         f"{d.decimal}{'crlf' if d.newline != chr(10) else 'lf'}{d.header_style}")
+def test_every_dialect_reads_the_same_rows(tmp_path: Path, dialect) -> None:
+    write_clean(tmp_path / "a", dialect=PLAIN)
+    write_clean(tmp_path / "b", dialect=dialect)
+    rows = []
+    for sub in ("a", "b"):
+        con = ingest(tmp_path / sub, tmp_path / f"s{sub}")
+        assert con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0] == 0
+        rows.append(con.execute(
+            """SELECT line_number, numero_candidat, nom, prenom, categorie_candidat, code_epreuve,
+                statut, replace(note, ',', '.'), session_origine, decision,
+                replace(moyenne, ',', '.'), candidate_key
+            FROM raw.export_rows ORDER BY line_number""").fetchall())  # fmt: skip
+    assert rows[0] == rows[1]
+    assert len(rows[0]) > 20
+    assert any("é" in r[2] + r[3] or "ë" in r[2] + r[3] or "è" in r[2] + r[3] for r in rows[1])
+
+
+def test_candidate_key_is_the_hmac_of_the_number(tmp_path: Path) -> None:
+    write_clean(tmp_path / "raw")
+    con = ingest(tmp_path / "raw", tmp_path)
+    numero, key = con.execute(
+        "SELECT numero_candidat, candidate_key FROM raw.export_rows LIMIT 1").fetchone()
+    assert key == load.candidate_key(numero, KEY)
+
+
+ROW_CASES = {
+    "NOTE_NOT_A_NUMBER": {"statut": "NOTE", "note": "abc"},
+    "NOTE_OUT_OF_RANGE": {"statut": "NOTE", "note": "20,5"},
+    "NOTE_TOO_PRECISE": {"statut": "NOTE", "note": "12,345"},
+    "NOTE_MISSING": {"statut": "NOTE", "note": ""},
+    "NOTE_NOT_ALLOWED": {"statut": "ABJ", "note": "12"},
+    "UNKNOWN_STATUT": {"statut": "XX"},
+    "UNKNOWN_EPREUVE": {"code_epreuve": "E9"},
+    "UNKNOWN_CATEGORY": {"categorie_candidat": "FOO"},
+    "INVALID_FORME": {"forme": "ORAL"},
+    "INVALID_SEXE": {"sexe": "X"},
+    "INVALID_UAI": {"uai_etablissement": "123"},
+    "BEN_ORIGIN_MISSING": {"statut": "BEN", "note": "12", "session_origine": ""},
+    "BEN_TOO_OLD": {"statut": "BEN", "note": "12", "session_origine": "2019"},
+    "BEN_BELOW_10": {"statut": "BEN", "note": "9,5", "session_origine": "2024"},
+    "ORIGIN_NOT_ALLOWED": {"statut": "NOTE", "note": "12", "session_origine": "2024"},
+    "VA_OUTSIDE_VAE": {"statut": "VA", "note": "", "categorie_candidat": "SCOLAIRE_PUBLIC"},
+    "DI_NOT_ALLOWED": {"code_epreuve": "E4", "statut": "DI", "note": ""},
+    "CCF_NOT_ALLOWED": {"code_epreuve": "E1", "forme": "CCF"},
+    "INVALID_DECISION": {"decision": "PASSED"},
+    "INVALID_MOYENNE": {"moyenne": "21"},
+    "MISSING_CANDIDATE_NUMBER": {"numero_candidat": ""},
+}
+
+
+@pytest.mark.parametrize("code", sorted(ROW_CASES))
+def test_each_row_rule_quarantines_with_line_and_reason(tmp_path: Path, code: str) -> None:
+    path = write_clean(tmp_path / "raw")
+    lines = read_lines(path)
+    # a row of the second candidate, for the épreuve the case names (E1 by default)
+    epreuve = ROW_CASES[code].get("code_epreuve", "E1")
+    epreuve = epreuve if epreuve in {"E1", "E4"} else "E1"
+    target = next(i + 1 for i, f in enumerate(lines) if i >= 8 and f[9] == epreuve)
+    values = {"statut": "NOTE", "note": "12", "session_origine": "", "forme": "PONCTUEL"}
+    values.update(ROW_CASES[code])
+    set_field(lines, target, **values)
+    write_lines(path, lines)
+    con = ingest(tmp_path / "raw", tmp_path)
+    assert quarantine(con) == {target: code}
+    assert code in REASONS
+    total, loaded, quarantined = con.execute(
+        "SELECT rows_total, rows_loaded, rows_quarantined FROM raw.file_manifest").fetchone()
+    assert (total, loaded, quarantined) == (len(lines) - 1, len(lines) - 2, 1)
+
+
+def test_duplicate_candidate_epreuve_keeps_the_first_line(tmp_path: Path) -> None:
+    path = write_clean(tmp_path / "raw")
+    lines = read_lines(path)
+    lines.append(list(lines[1]))
+    write_lines(path, lines)
+    con = ingest(tmp_path / "raw", tmp_path)
+    assert quarantine(con) == {len(lines): "DUPLICATE_EPREUVE"}
+
+
+def test_ragged_row_is_quarantined_not_lost(tmp_path: Path) -> None:
+    path = write_clean(tmp_path / "raw")
+    lines = read_lines(path)
+    lines[4] = lines[4][:-2]
+    write_lines(path, lines)
+    con = ingest(tmp_path / "raw", tmp_path)
+    assert quarantine(con) == {5: "BAD_FIELD_COUNT"}
+
+
+def test_line_numbers_are_physical_with_blank_lines_and_quoted_newlines(tmp_path: Path) -> None:
+    path = write_clean(tmp_path / "raw")
+    lines = read_lines(path)
+    set_field(lines, 3, nom='"Dupont\nJunior"')  # the record spans lines 3–4
+    set_field(lines, 10, statut="XX")  # becomes physical line 11, then 12 after the blank
+    text = "\n".join(";".join(f) for f in lines[:6]) + "\n\n"
+    text += "\n".join(";".join(f) for f in lines[6:]) + "\n\n\n"
+    path.write_text(text, encoding="utf-8")
+    con = ingest(tmp_path / "raw", tmp_path)
+    assert quarantine(con) == {12: "UNKNOWN_STATUT"}
+    assert con.execute("SELECT rows_total FROM raw.file_manifest").fetchone()[0] == len(lines) - 1
+    assert con.execute(
+        "SELECT nom FROM raw.export_rows WHERE line_number = 3").fetchone()[0] == "Dupont\nJunior"
+
+
+def _reject(tmp_path: Path, edit, name: str | None = None) -> tuple[str, str, int, int]:
+    path = write_clean(tmp_path / "raw", name=name)
+    edit(path)
+    con = ingest(tmp_path / "raw", tmp_path)
+    status, reason, total, quarantined = con.execute(
+        "SELECT status, reason, rows_total, rows_quarantined FROM raw.file_manifest").fetchone()
+    lines = con.execute("SELECT count(*), min(line_number) FROM raw.quarantine").fetchone()
+    assert status == "REJECTED" and total == quarantined and lines == (total, 2 if total else None)
+    assert con.execute("SELECT count(*) FROM raw.current_rows").fetchone()[0] == 0
+    return status, reason, total, quarantined
+
+
+def _edit_field(line: int, **values: str):
+    def edit(path: Path) -> None:
+        lines = read_lines(path)
+        set_field(lines, line, **values)
+        write_lines(path, lines)
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("code", "edit", "name"),
+    [
+        ("BAD_FILE_NAME", lambda p: None, "NDRC_2025_10_final.csv"),
+        ("SESSION_OUT_OF_RANGE", lambda p: None, "NDRC_2019_10_20190704T183000.csv"),
+        ("UNKNOWN_ACADEMY", lambda p: None, "NDRC_2025_05_20250704T183000.csv"),
+        ("ACADEMY_MISMATCH", _edit_field(7, code_academie="24"), None),
+        ("SESSION_MISMATCH", _edit_field(7, session="2024"), None),
+        ("MISSING_COLUMN", lambda p: p.write_text(
+            p.read_text().replace(";statut;", ";status;", 1)), None),
+        ("UNREADABLE_ENCODING", lambda p: p.write_bytes(p.read_bytes().replace(b"E3", b"E\x81"))
+         , None),
+        ("NO_DATA_ROWS", lambda p: p.write_text(p.read_text().split("\n")[0] + "\n"), None),
+    ],
+)
+def test_whole_file_rejections(tmp_path: Path, code: str, edit, name: str | None) -> None:
+    _, reason, total, _ = _reject(tmp_path, edit, name)
+    assert reason.startswith(code)
+
+
+def test_corrections_supersede_duplicates_change_nothing_rejections_never_replace(
+    tmp_path: Path,
+) -> None:
+    raw = tmp_path / "raw"
+    first = write_clean(raw, name="NDRC_2025_10_20250704T183000.csv", seed=1)
+    write_clean(raw, name="NDRC_2025_10_20250711T183000.csv", seed=2)
+    shutil.copyfile(first, raw / "NDRC_2025_10_20250712T090000.csv")  # old bytes again
+    bad = write_clean(raw, name="NDRC_2025_10_20250801T090000.csv", seed=3)
+    bad.write_text(bad.read_text().replace(";2025;10;", ";2025;24;", 1).replace(
+        "\n2025;10;", "\n2025;24;", 1))
+    con = ingest(raw, tmp_path)
+    status = dict(con.execute("SELECT file_name, status FROM raw.file_manifest").fetchall())
+    assert status == {
+        "NDRC_2025_10_20250704T183000.csv": "SUPERSEDED",
+        "NDRC_2025_10_20250711T183000.csv": "LOADED",
+        "NDRC_2025_10_20250712T090000.csv": "DUPLICATE",
+        "NDRC_2025_10_20250801T090000.csv": "REJECTED",
+    }
+    loaded = con.execute("SELECT DISTINCT file_name FROM raw.current_rows").fetchall()
+    assert loaded == [("NDRC_2025_10_20250711T183000.csv",)]
+    counts = con.execute(
+        "SELECT count(*) FROM raw.file_manifest WHERE rows_total <> rows_loaded + rows_quarantined"
+    ).fetchone()
+    assert counts == (0,)
+
+
+def test_rerun_is_incremental_and_identical(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write_clean(raw, seed=1)
+    db = tmp_path / "state" / "build.duckdb"
+    first = load.run(raw, db, tmp_path / "w", KEY)
+    db.with_suffix(".published").write_text(first.fingerprint)
+    second = load.run(raw, db, tmp_path / "w", KEY)
+    assert first.fingerprint == second.fingerprint
+    assert second.changed is False
+    write_clean(raw, session=2024, seed=2)
+    third = load.run(raw, db, tmp_path / "w", KEY)
+    assert third.changed and third.files == 2

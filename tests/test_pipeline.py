@@ -1,0 +1,170 @@
+"""The whole run without Airflow (ingest → dbt build → checks → publish → extracts) on the
+committed sample: marts against the jury, personal data, write-audit-publish, re-runs."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import duckdb
+from conftest import SAMPLE_DIR, pipeline_env, run_exams
+
+PERSONAL = {"nom", "prenom", "date_naissance", "numero_candidat", "candidate_number"}
+
+
+def _read_export(path: Path) -> list[dict[str, str]]:
+    """An independent reader (Python's csv module) for the test's expectations."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252")
+    header = text.split("\n", 1)[0]
+    delim = ";" if ";" in header else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delim))
+    import unicodedata
+
+    def norm(h: str) -> str:
+        h = unicodedata.normalize("NFKD", h.strip()).encode("ascii", "ignore").decode()
+        return h.lower()
+
+    names = [norm(h) for h in rows[0]]
+    return [dict(zip(names, r, strict=True)) for r in rows[1:] if r]
+
+
+def jury_expectations(raw_dir: Path) -> dict[tuple, tuple[int, int, int]]:
+    """(session, académie, category) -> (registered, present, admitted) from the jury's
+    decisions in the latest readable export of each (session, académie)."""
+    latest: dict[tuple[str, str], Path] = {}
+    for p in sorted(raw_dir.glob("*.csv")):
+        m = re.match(r"NDRC_(\d{4})_(\d{2})_(\d{8}T\d{6})\.csv$", p.name)
+        if m and ((m[1], m[2]) not in latest or latest[(m[1], m[2])].name < p.name):
+            latest[(m[1], m[2])] = p
+    out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (session, academy), path in latest.items():
+        seen = {}
+        for r in _read_export(path):
+            seen[r["numero_candidat"]] = (r["categorie_candidat"], r["decision"])
+        for category, decision in seen.values():
+            c = out[(int(session), academy, category)]
+            c[0] += 1
+            c[1] += decision != "ABSENT"
+            c[2] += decision == "ADMIS"
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def test_marts_equal_the_jury_decisions_of_the_sample(published_warehouse: Path) -> None:
+    con = duckdb.connect(str(published_warehouse), read_only=True)
+    got = {
+        (s, a, c): (reg, pres, adm)
+        for s, a, c, reg, pres, adm in con.execute(
+            "SELECT session, academy_code, candidate_category, registered, present, admitted "
+            "FROM marts.pass_rates").fetchall()
+    }  # fmt: skip
+    assert got == jury_expectations(SAMPLE_DIR)
+    mismatches = con.execute(
+        "SELECT count(*) FROM marts.fct_candidate_session "
+        "WHERE NOT decision_matches OR NOT average_matches").fetchone()[0]  # fmt: skip
+    assert mismatches == 0
+    statuses = dict(con.execute(
+        "SELECT status, count(*) FROM audit.file_manifest GROUP BY ALL").fetchall())  # fmt: skip
+    assert statuses == {"LOADED": 9, "SUPERSEDED": 1, "DUPLICATE": 1, "REJECTED": 1}
+
+
+def test_published_file_holds_no_personal_data(published_warehouse: Path) -> None:
+    con = duckdb.connect(str(published_warehouse), read_only=True)
+    schemas = {r[0] for r in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()}
+    assert schemas == {"marts", "audit", "reference"}
+    columns = con.execute(
+        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns()").fetchall()
+    assert not [c for c in columns if c[2] in PERSONAL]
+    numbers, names = set(), set()
+    for p in SAMPLE_DIR.glob("*.csv"):
+        for r in _read_export(p):
+            numbers.add(r["numero_candidat"])
+            names.add(r["nom"])
+    con.execute("CREATE TEMP TABLE personal (v VARCHAR)")
+    con.executemany("INSERT INTO personal VALUES (?)", [(v,) for v in numbers | names])
+    for schema, table, column, dtype in columns:
+        if dtype == "VARCHAR":
+            leaked = con.execute(
+                f'SELECT count(*) FROM {schema}.{table} WHERE "{column}" IN (SELECT v FROM personal)'
+            ).fetchone()[0]
+            assert leaked == 0, f"{schema}.{table}.{column} holds personal data"
+
+
+def test_dq_results_written_for_the_run(published_warehouse: Path) -> None:
+    con = duckdb.connect(str(published_warehouse), read_only=True)
+    n, failed_blocking, suites = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE blocking AND NOT success), "
+        "count(DISTINCT suite) FROM audit.dq_results").fetchone()  # fmt: skip
+    assert n >= 15 and failed_blocking == 0 and suites >= 4
+    assert (published_warehouse.parent / "data_docs" / "index.html").exists()
+    assert (published_warehouse.parent / "dbt_docs" / "index.html").exists()
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_blocking_failure_leaves_the_publication_untouched(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(SAMPLE_DIR, raw)
+    warehouse = tmp_path / "wh" / "results.duckdb"
+    env = pipeline_env(raw, warehouse)
+    run_exams("run", env=env)
+    before = _sha(warehouse)
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "impossible.yml").write_text(
+        "name: impossible\nquery: SELECT * FROM marts.pass_rates\nexpectations:\n"
+        "  - type: ExpectColumnValuesToBeBetween\n"
+        "    kwargs: {column: pass_rate, min_value: 2, max_value: 3}\n    blocking: true\n"
+    )
+    env["EXAMS_SUITES_DIR"] = str(suites)
+    proc = run_exams("run", "--force", env=env, check=False)
+    assert proc.returncode != 0
+    assert "impossible" in proc.stderr and "ExpectColumnValuesToBeBetween" in proc.stderr
+    assert _sha(warehouse) == before
+    assert not warehouse.with_name(warehouse.name + ".new").exists()
+    con = duckdb.connect(str(warehouse), read_only=True)
+    assert con.execute("SELECT count(*) FROM marts.pass_rates").fetchone()[0] > 0
+    con.close()
+    # a warning-only failure publishes
+    (suites / "impossible.yml").write_text(
+        (suites / "impossible.yml").read_text().replace("blocking: true", "blocking: false"))
+    run_exams("run", "--force", env=env)
+    con = duckdb.connect(str(warehouse), read_only=True)
+    warned = con.execute(
+        "SELECT count(*) FROM audit.dq_results WHERE suite = 'impossible' AND NOT success "
+        "AND NOT blocking").fetchone()[0]  # fmt: skip
+    assert warned == 1
+
+
+def test_rerun_with_no_new_export_does_not_rebuild(published_warehouse: Path) -> None:
+    env = pipeline_env(SAMPLE_DIR, published_warehouse)
+    before = (_sha(published_warehouse), published_warehouse.stat().st_mtime_ns)
+    proc = run_exams("run", env=env)
+    assert "nothing new since the last publication" in proc.stderr
+    assert (_sha(published_warehouse), published_warehouse.stat().st_mtime_ns) == before
+
+
+def test_check_export_reports_lines_rules_and_exit_status(tmp_path: Path) -> None:
+    good = sorted(SAMPLE_DIR.glob("NDRC_2025_10_*.csv"))[0]
+    env = pipeline_env(SAMPLE_DIR, tmp_path / "wh" / "r.duckdb")
+    ok = run_exams("check-export", str(good), env=env)
+    assert "OK: ready to deliver" in ok.stdout
+    bad = tmp_path / good.name
+    text = good.read_bytes().decode("utf-8-sig").split("\n")
+    fields = text[4].split(";")
+    fields[11] = "XX"
+    text[4] = ";".join(fields)
+    bad.write_text("\n".join(text), encoding="utf-8")
+    proc = run_exams("check-export", str(bad), env=env, check=False)
+    assert proc.returncode == 1
+    assert "line 5: UNKNOWN_STATUT" in proc.stdout and "summary:" in proc.stdout
