@@ -17,8 +17,14 @@ def quarantine(con) -> dict[int, str]:
     return dict(con.execute("SELECT line_number, reason_code FROM raw.quarantine").fetchall())
 
 
-@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: f"{d.encoding}{d.delimiter}"
-                         f"{d.decimal}{'crlf' if d.newline != chr(10) else 'lf'}{d.header_style}")
+@pytest.mark.parametrize(
+    "dialect",
+    DIALECTS,
+    ids=lambda d: (
+        f"{d.encoding}{d.delimiter}"
+        f"{d.decimal}{'crlf' if d.newline != chr(10) else 'lf'}{d.header_style}"
+    ),
+)
 def test_every_dialect_reads_the_same_rows(tmp_path: Path, dialect) -> None:
     write_clean(tmp_path / "a", dialect=PLAIN)
     write_clean(tmp_path / "b", dialect=dialect)
@@ -40,7 +46,8 @@ def test_candidate_key_is_the_hmac_of_the_number(tmp_path: Path) -> None:
     write_clean(tmp_path / "raw")
     con = ingest(tmp_path / "raw", tmp_path)
     numero, key = con.execute(
-        "SELECT numero_candidat, candidate_key FROM raw.export_rows LIMIT 1").fetchone()
+        "SELECT numero_candidat, candidate_key FROM raw.export_rows LIMIT 1"
+    ).fetchone()
     assert key == load.candidate_key(numero, KEY)
 
 
@@ -85,7 +92,8 @@ def test_each_row_rule_quarantines_with_line_and_reason(tmp_path: Path, code: st
     assert quarantine(con) == {target: code}
     assert code in REASONS
     total, loaded, quarantined = con.execute(
-        "SELECT rows_total, rows_loaded, rows_quarantined FROM raw.file_manifest").fetchone()
+        "SELECT rows_total, rows_loaded, rows_quarantined FROM raw.file_manifest"
+    ).fetchone()
     assert (total, loaded, quarantined) == (len(lines) - 1, len(lines) - 2, 1)
 
 
@@ -118,8 +126,10 @@ def test_line_numbers_are_physical_with_blank_lines_and_quoted_newlines(tmp_path
     con = ingest(tmp_path / "raw", tmp_path)
     assert quarantine(con) == {12: "UNKNOWN_STATUT"}
     assert con.execute("SELECT rows_total FROM raw.file_manifest").fetchone()[0] == len(lines) - 1
-    assert con.execute(
-        "SELECT nom FROM raw.export_rows WHERE line_number = 3").fetchone()[0] == "Dupont\nJunior"
+    assert (
+        con.execute("SELECT nom FROM raw.export_rows WHERE line_number = 3").fetchone()[0]
+        == "Dupont\nJunior"
+    )
 
 
 def _reject(tmp_path: Path, edit, name: str | None = None) -> tuple[str, str, int, int]:
@@ -127,7 +137,8 @@ def _reject(tmp_path: Path, edit, name: str | None = None) -> tuple[str, str, in
     edit(path)
     con = ingest(tmp_path / "raw", tmp_path)
     status, reason, total, quarantined = con.execute(
-        "SELECT status, reason, rows_total, rows_quarantined FROM raw.file_manifest").fetchone()
+        "SELECT status, reason, rows_total, rows_quarantined FROM raw.file_manifest"
+    ).fetchone()
     lines = con.execute("SELECT count(*), min(line_number) FROM raw.quarantine").fetchone()
     assert status == "REJECTED" and total == quarantined and lines == (total, 2 if total else None)
     assert con.execute("SELECT count(*) FROM raw.current_rows").fetchone()[0] == 0
@@ -139,6 +150,7 @@ def _edit_field(line: int, **values: str):
         lines = read_lines(path)
         set_field(lines, line, **values)
         write_lines(path, lines)
+
     return edit
 
 
@@ -150,10 +162,16 @@ def _edit_field(line: int, **values: str):
         ("UNKNOWN_ACADEMY", lambda p: None, "NDRC_2025_05_20250704T183000.csv"),
         ("ACADEMY_MISMATCH", _edit_field(7, code_academie="24"), None),
         ("SESSION_MISMATCH", _edit_field(7, session="2024"), None),
-        ("MISSING_COLUMN", lambda p: p.write_text(
-            p.read_text().replace(";statut;", ";status;", 1)), None),
-        ("UNREADABLE_ENCODING", lambda p: p.write_bytes(p.read_bytes().replace(b"E3", b"E\x81"))
-         , None),
+        (
+            "MISSING_COLUMN",
+            lambda p: p.write_text(p.read_text().replace(";statut;", ";status;", 1)),
+            None,
+        ),
+        (
+            "UNREADABLE_ENCODING",
+            lambda p: p.write_bytes(p.read_bytes().replace(b"E3", b"E\x81")),
+            None,
+        ),
         ("NO_DATA_ROWS", lambda p: p.write_text(p.read_text().split("\n")[0] + "\n"), None),
     ],
 )
@@ -170,8 +188,9 @@ def test_corrections_supersede_duplicates_change_nothing_rejections_never_replac
     write_clean(raw, name="NDRC_2025_10_20250711T183000.csv", seed=2)
     shutil.copyfile(first, raw / "NDRC_2025_10_20250712T090000.csv")  # old bytes again
     bad = write_clean(raw, name="NDRC_2025_10_20250801T090000.csv", seed=3)
-    bad.write_text(bad.read_text().replace(";2025;10;", ";2025;24;", 1).replace(
-        "\n2025;10;", "\n2025;24;", 1))
+    bad.write_text(
+        bad.read_text().replace(";2025;10;", ";2025;24;", 1).replace("\n2025;10;", "\n2025;24;", 1)
+    )
     con = ingest(raw, tmp_path)
     status = dict(con.execute("SELECT file_name, status FROM raw.file_manifest").fetchall())
     assert status == {

@@ -51,13 +51,17 @@ def test_every_row_is_accounted_for(edits, drop_lines, blank_after) -> None:
             "SELECT rows_total, rows_loaded, rows_quarantined, status FROM raw.file_manifest"
         ).fetchone()
         assert total == loaded + quarantined
-        q = con.execute("SELECT count(*), count(DISTINCT line_number) FROM raw.quarantine").fetchone()
+        q = con.execute(
+            "SELECT count(*), count(DISTINCT line_number) FROM raw.quarantine"
+        ).fetchone()
         assert q == (quarantined, quarantined)
         if status != "REJECTED":
             ok = con.execute(
-                "SELECT count(*) FROM raw.export_rows WHERE reason_code IS NULL").fetchone()[0]
+                "SELECT count(*) FROM raw.export_rows WHERE reason_code IS NULL"
+            ).fetchone()[0]
             assert ok == loaded
             accounted = con.execute(
-                "SELECT count(DISTINCT line_number) FROM raw.export_rows").fetchone()[0]
+                "SELECT count(DISTINCT line_number) FROM raw.export_rows"
+            ).fetchone()[0]
             assert accounted == total
         con.close()

@@ -78,10 +78,13 @@ def test_marts_equal_the_jury_decisions_of_the_sample(published_warehouse: Path)
 
 def test_published_file_holds_no_personal_data(published_warehouse: Path) -> None:
     con = duckdb.connect(str(published_warehouse), read_only=True)
-    schemas = {r[0] for r in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()}
+    schemas = {
+        r[0] for r in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()
+    }
     assert schemas == {"marts", "audit", "reference"}
     columns = con.execute(
-        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns()").fetchall()
+        "SELECT schema_name, table_name, column_name, data_type FROM duckdb_columns()"
+    ).fetchall()
     assert not [c for c in columns if c[2] in PERSONAL]
     numbers, names = set(), set()
     for p in SAMPLE_DIR.glob("*.csv"):
@@ -137,7 +140,8 @@ def test_blocking_failure_leaves_the_publication_untouched(tmp_path: Path) -> No
     con.close()
     # a warning-only failure publishes
     (suites / "impossible.yml").write_text(
-        (suites / "impossible.yml").read_text().replace("blocking: true", "blocking: false"))
+        (suites / "impossible.yml").read_text().replace("blocking: true", "blocking: false")
+    )
     run_exams("run", "--force", env=env)
     con = duckdb.connect(str(warehouse), read_only=True)
     warned = con.execute(

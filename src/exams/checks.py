@@ -41,7 +41,10 @@ def load_suites(folder: Path | None = None) -> list[dict]:
 
 
 def _kwargs(kwargs: dict, s: Settings) -> dict:
-    params = {"mismatch_warn_share": s.mismatch_warn_share, "volume_warn_ratio": s.volume_warn_ratio}
+    params = {
+        "mismatch_warn_share": s.mismatch_warn_share,
+        "volume_warn_ratio": s.volume_warn_ratio,
+    }
     out = {}
     for k, v in kwargs.items():
         if isinstance(v, str) and v.startswith("{") and v.endswith("}") and v[1:-1] in params:

@@ -1,9 +1,9 @@
 """`exams` — the command line of the platform (transform environment).
 
-  exams ingest|transform|check|publish|extracts   one stage of the nightly run (the DAG's tasks)
-  exams run [--force]                             every stage in order, without Airflow
-  exams generate --out DIR [...]                  synthetic exports (seeded)
-  exams check-export FILE...                      what a rectorat runs before delivering a file
+exams ingest|transform|check|publish|extracts   one stage of the nightly run (the DAG's tasks)
+exams run [--force]                             every stage in order, without Airflow
+exams generate --out DIR [...]                  synthetic exports (seeded)
+exams check-export FILE...                      what a rectorat runs before delivering a file
 """
 
 from __future__ import annotations

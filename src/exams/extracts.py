@@ -136,7 +136,9 @@ def _order(df: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
     return key.drop(columns=["_nat", "_all"]).reset_index(drop=True)
 
 
-def tables_for(con: duckdb.DuckDBPyConnection, session: int, threshold: int) -> dict[str, pd.DataFrame]:
+def tables_for(
+    con: duckdb.DuckDBPyConnection, session: int, threshold: int
+) -> dict[str, pd.DataFrame]:
     rncp = con.execute(
         "SELECT rncp_code FROM reference.ref_rncp_codes WHERE ? BETWEEN first_session AND "
         "last_session",
@@ -167,7 +169,9 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
     df.to_csv(path, sep=";", decimal=",", index=False, encoding="utf-8-sig", lineterminator="\r\n")
 
 
-def _write_xlsx(tables: dict[str, pd.DataFrame], path: Path, threshold: int, when: datetime) -> None:
+def _write_xlsx(
+    tables: dict[str, pd.DataFrame], path: Path, threshold: int, when: datetime
+) -> None:
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -212,9 +216,7 @@ def write_session(con: duckdb.DuckDBPyConnection, session: int, out: Path, thres
         "session": session,
         "run_id": run_id,
         "secrecy_threshold": threshold,
-        "files": [
-            {"file": f, "sha256": _sha256(tmp / f), "rows": n} for f, n in sorted(files)
-        ],
+        "files": [{"file": f, "sha256": _sha256(tmp / f), "rows": n} for f, n in sorted(files)],
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
     final = out / str(session)

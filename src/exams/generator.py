@@ -172,8 +172,12 @@ def _decide(session: int, status: np.ndarray, grade_h: np.ndarray, ef1_h: np.nda
     any_note = (status == "NOTE").any(axis=1) | (ef1_h >= 0)
     any_ab = (status == "AB").any(axis=1)
     admis = (den == 0) | (num >= 1000 * den)
-    controle = (session >= 2022) & (num >= 800 * den) & (num < 1000 * den) & (den_p > 0) & (
-        num_p >= 1000 * den_p
+    controle = (
+        (session >= 2022)
+        & (num >= 800 * den)
+        & (num < 1000 * den)
+        & (den_p > 0)
+        & (num_p >= 1000 * den_p)
     )
     decision = np.select(
         [~any_note & ~is_vae, any_ab, admis, controle],
@@ -220,24 +224,26 @@ def _file_table(rng: np.random.Generator, session: int, academy: str, n: int,
     ccf_ok = np.isin(c["cat"], ["SCOLAIRE_PUBLIC", "SCOLAIRE_PRIVE_SC", "APPRENTI_CFA_HAB",
                                 "FC_PUBLIC"])  # fmt: skip
     forme = np.where(np.isin(ep, list(CCF_EPREUVES)) & ccf_ok[cand], "CCF", "PONCTUEL")
-    return pa.table({
-        "session": np.full(len(cand), str(session)),
-        "code_academie": np.full(len(cand), academy),
-        "numero_candidat": c["numero"][cand],
-        "nom": c["nom"][cand],
-        "prenom": c["prenom"][cand],
-        "date_naissance": c["naissance"][cand],
-        "sexe": c["sexe"][cand],
-        "uai_etablissement": c["uai"][cand],
-        "categorie_candidat": c["cat"][cand],
-        "code_epreuve": ep,
-        "forme": forme,
-        "statut": st.astype(str),
-        "grade_h": gh,
-        "session_origine": np.where(og >= 0, og.astype(str), ""),
-        "decision": decision[cand].astype(str),
-        "average_h": average[cand],
-    })
+    return pa.table(
+        {
+            "session": np.full(len(cand), str(session)),
+            "code_academie": np.full(len(cand), academy),
+            "numero_candidat": c["numero"][cand],
+            "nom": c["nom"][cand],
+            "prenom": c["prenom"][cand],
+            "date_naissance": c["naissance"][cand],
+            "sexe": c["sexe"][cand],
+            "uai_etablissement": c["uai"][cand],
+            "categorie_candidat": c["cat"][cand],
+            "code_epreuve": ep,
+            "forme": forme,
+            "statut": st.astype(str),
+            "grade_h": gh,
+            "session_origine": np.where(og >= 0, og.astype(str), ""),
+            "decision": decision[cand].astype(str),
+            "average_h": average[cand],
+        }
+    )
 
 
 def write_export(table: pa.Table, path: Path, dialect: Dialect) -> None:
@@ -256,7 +262,8 @@ def write_export(table: pa.Table, path: Path, dialect: Dialect) -> None:
         "moyenne": fmt.format(c="average_h", d=dialect.decimal),
     }
     select = ", ".join(
-        "NULLIF(" + exprs.get(c, c) + f", '') AS \"{h}\"" for c, h in zip(columns, header, strict=True)
+        "NULLIF(" + exprs.get(c, c) + f", '') AS \"{h}\""
+        for c, h in zip(columns, header, strict=True)
     )
     tmp = path.with_suffix(".tmp")
     con = duckdb.connect()
@@ -271,9 +278,10 @@ def write_export(table: pa.Table, path: Path, dialect: Dialect) -> None:
 
 
 def _reencode(src: Path, dst: Path, dialect: Dialect) -> None:
-    with open(src, encoding="utf-8", newline="") as fin, open(
-        dst, "w", encoding=dialect.encoding, newline=""
-    ) as fout:
+    with (
+        open(src, encoding="utf-8", newline="") as fin,
+        open(dst, "w", encoding=dialect.encoding, newline="") as fout,
+    ):
         while chunk := fin.read(1 << 20):
             if dialect.newline != "\n":
                 chunk = chunk.replace("\n", dialect.newline)

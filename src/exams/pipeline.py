@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from pathlib import Path
 
 import duckdb
 
@@ -41,7 +40,9 @@ def code_fingerprint() -> str:
     roots = [DBT_PROJECT_DIR / d for d in ("models", "seeds", "macros")]
     roots += [EXPECTATIONS_DIR, REPO_ROOT / "src" / "exams"]
     for root in roots:
-        for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        for path in sorted(
+            p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        ):
             digest.update(str(path.relative_to(REPO_ROOT)).encode())
             digest.update(path.read_bytes())
     digest.update((DBT_PROJECT_DIR / "dbt_project.yml").read_bytes())

@@ -99,9 +99,11 @@ def scan(path: Path) -> ScannedFile:
         except UnicodeDecodeError:
             utf8_ok = False
     stripped = tail.rstrip(b"\r\n\t ")
-    lines = 0 if not stripped and size <= len(tail) else newlines - tail[len(stripped):].count(
-        b"\n"
-    ) + 1
+    lines = (
+        0
+        if not stripped and size <= len(tail)
+        else newlines - tail[len(stripped) :].count(b"\n") + 1
+    )
     encoding: str | None
     if utf8_ok:
         encoding = "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8"
@@ -125,9 +127,10 @@ def _decodes(path: Path, encoding: str) -> bool:
 def transcode_to_utf8(src: Path, dst: Path, encoding: str) -> None:
     """Stream a Windows-1252 file into UTF-8 (DuckDB has no cp1252 reader here)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    with open(src, encoding=encoding, newline="") as fin, open(
-        dst, "w", encoding="utf-8", newline=""
-    ) as fout:
+    with (
+        open(src, encoding=encoding, newline="") as fin,
+        open(dst, "w", encoding="utf-8", newline="") as fout,
+    ):
         while chunk := fin.read(CHUNK):
             fout.write(chunk)
 

@@ -109,9 +109,7 @@ def _key_pads(key: bytes) -> tuple[str, str]:
 
 def hmac_sql(column: str, key: bytes) -> str:
     ipad, opad = _key_pads(key)
-    return (
-        f"sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode({column}))))"
-    )
+    return f"sha256(unhex('{opad}') || unhex(sha256(unhex('{ipad}') || encode({column}))))"
 
 
 def candidate_key(numero: str, key: bytes) -> str:
@@ -132,14 +130,14 @@ def _read_rows(con: duckdb.DuckDBPyConnection, sf: ScannedFile, work: Path) -> N
             f"""CREATE OR REPLACE TEMP TABLE file_raw AS
             SELECT * FROM read_csv(?, header = false, skip = 1, delim = ?, quote = '"',
                 escape = '"', all_varchar = true, null_padding = true, nullstr = '\x01',
-                columns = {{{', '.join(f"'{n}': 'VARCHAR'" for n in names)}}},
+                columns = {{{", ".join(f"'{n}': 'VARCHAR'" for n in names)}}},
                 auto_detect = false, strict_mode = true, parallel = true)""",
             [str(source), sf.delimiter],
         )
         con.execute(
             f"""CREATE TEMP TABLE file_rows AS
             SELECT rowid + 2 AS line_number, {select},
-                ({' AND '.join(f'c{i} IS NOT NULL' for i in range(ncols))}) AS field_count_ok
+                ({" AND ".join(f"c{i} IS NOT NULL" for i in range(ncols))}) AS field_count_ok
             FROM file_raw"""
         )
         con.execute("DROP TABLE file_raw")
@@ -168,9 +166,10 @@ def _read_rows_slow(con: duckdb.DuckDBPyConnection, sf: ScannedFile, work: Path)
     tmp = work / f"{sf.sha256}.lines.csv"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with open(source, encoding="utf-8-sig", newline="") as fin, open(
-            tmp, "w", encoding="utf-8", newline=""
-        ) as fout:
+        with (
+            open(source, encoding="utf-8-sig", newline="") as fin,
+            open(tmp, "w", encoding="utf-8", newline="") as fout,
+        ):
             reader = csv.reader(fin, delimiter=sf.delimiter, strict=True)
             writer = csv.writer(fout, delimiter=";")
             next(reader)
@@ -191,7 +190,7 @@ def _read_rows_slow(con: duckdb.DuckDBPyConnection, sf: ScannedFile, work: Path)
             ok = '1' AS field_count_ok
         FROM read_csv(?, header = false, delim = ';', quote = '"', escape = '"',
             all_varchar = true, nullstr = '\x01', auto_detect = false,
-            columns = {{{', '.join(f"'{n}': 'VARCHAR'" for n in names)}}})""",
+            columns = {{{", ".join(f"'{n}': 'VARCHAR'" for n in names)}}})""",
         [str(tmp)],
     )
     tmp.unlink()
@@ -269,7 +268,7 @@ def process_file(
             sf.utf8_path.unlink()
     con.execute(
         f"""INSERT INTO raw.export_rows BY NAME
-        SELECT *, CASE WHEN numero_candidat <> '' THEN {hmac_sql('numero_candidat', key)} END
+        SELECT *, CASE WHEN numero_candidat <> '' THEN {hmac_sql("numero_candidat", key)} END
             AS candidate_key
         FROM ({validation_sql("(SELECT ? AS file_name, ? AS sha256, * FROM file_rows)")})""",
         [name, sf.sha256],
@@ -288,7 +287,9 @@ def _rejected_lines(con: duckdb.DuckDBPyConnection, sf: ScannedFile) -> str:
     return f"SELECT range AS line_number FROM range(2, {max(sf.lines, 1) + 1})"
 
 
-def run(raw_dir: Path, build_db: Path, work: Path, key: bytes, extra_fingerprint: str = "") -> IngestResult:
+def run(
+    raw_dir: Path, build_db: Path, work: Path, key: bytes, extra_fingerprint: str = ""
+) -> IngestResult:
     """Bring the build database in line with the raw folder; recompute the manifest."""
     if not raw_dir.is_dir():
         raise SystemExit(f"raw folder {raw_dir} does not exist (EXAMS_RAW_DIR)")
@@ -297,7 +298,9 @@ def run(raw_dir: Path, build_db: Path, work: Path, key: bytes, extra_fingerprint
     paths = sorted(p for p in raw_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     cached = {
         (r[0], r[1], r[2]): r[3]
-        for r in con.execute("SELECT file_name, size, mtime_ns, sha256 FROM ingest.files").fetchall()
+        for r in con.execute(
+            "SELECT file_name, size, mtime_ns, sha256 FROM ingest.files"
+        ).fetchall()
     }
     present: list[tuple[str, str]] = []
     with Progress("ingest", total=len(paths)) as progress:
