@@ -100,7 +100,9 @@ def task_output(log_text: str, task_id: str) -> str:
     if not starts:
         return ""
     section = lines[starts[-1] :]
-    end = next((i for i, line in enumerate(section) if f"end task task_id={task_id} " in line), None)
+    end = next(
+        (i for i, line in enumerate(section) if f"end task task_id={task_id} " in line), None
+    )
     section = section[:end]
     output = [
         re.sub(r"^\S+ \[\w+\s*\] ", "", line).split(" [airflow.task.hooks.")[0].rstrip()
@@ -152,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     log_text = log_file.read_text(errors="replace") if log_file else ""
     for ti in tis:
         if ti.state == "failed" and log_text:
-            print(f"--- {ti.task_id} failed; its last output ---\n{task_output(log_text, ti.task_id)}")
+            print(
+                f"--- {ti.task_id} failed; its last output ---\n{task_output(log_text, ti.task_id)}"
+            )
     ok = run.state == DagRunState.SUCCESS
     print(f"result: {'SUCCESS' if ok else 'FAILED'}")
     return 0 if ok else 1

@@ -7,4 +7,15 @@ files as (
 
 )
 
-select * from files
+select
+    file_name,
+    sha256,
+    session,
+    academy_code,
+    exported_at,
+    status,
+    rows_total,
+    rows_loaded,
+    rows_quarantined,
+    reason
+from files

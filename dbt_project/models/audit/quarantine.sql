@@ -7,4 +7,9 @@ quarantined as (
 
 )
 
-select * from quarantined
+select
+    file_name,
+    line_number,
+    reason_code,
+    detail
+from quarantined

@@ -30,22 +30,22 @@ sums as (
             as weight,
         coalesce(
             sum(coefficient * points_hundredths)
-                filter (where is_mandatory and counts_in_average),
+            filter (where is_mandatory and counts_in_average),
             0
         ) as weighted_points,
         coalesce(
             sum(greatest(grade_hundredths - {{ exam_rule('pass_mark') }} * 100, 0))
-                filter (where not is_mandatory and statut = 'NOTE'),
+            filter (where not is_mandatory and statut = 'NOTE'),
             0
         ) as optional_bonus,
         coalesce(
             sum(coefficient)
-                filter (where is_mandatory and counts_in_average and block_code is not null),
+            filter (where is_mandatory and counts_in_average and block_code is not null),
             0
         ) as professional_weight,
         coalesce(
             sum(coefficient * points_hundredths)
-                filter (where is_mandatory and counts_in_average and block_code is not null),
+            filter (where is_mandatory and counts_in_average and block_code is not null),
             0
         ) as professional_points,
         bool_or(statut = 'NOTE') as has_note,
@@ -71,9 +71,11 @@ decided as (
             when not sums.has_note and not categories.is_vae then 'ABSENT'
             when sums.has_unjustified_absence then 'REFUSE'
             when sums.weight = 0 then 'ADMIS'
-            when sums.weighted_points + sums.optional_bonus
+            when
+                sums.weighted_points + sums.optional_bonus
                 >= {{ exam_rule('pass_mark') }} * 100 * sums.weight then 'ADMIS'
-            when candidates.session >= {{ exam_rule('controle_first_session') }}
+            when
+                candidates.session >= {{ exam_rule('controle_first_session') }}
                 and sums.weighted_points + sums.optional_bonus
                 >= {{ exam_rule('controle_min_average') }} * 100 * sums.weight
                 and sums.professional_weight > 0

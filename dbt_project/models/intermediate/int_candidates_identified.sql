@@ -24,7 +24,8 @@ epreuves as (
 
 mandatory as (
 
-    select count(*) as n_mandatory from epreuves where is_mandatory
+    select count(*) as n_mandatory from epreuves
+    where is_mandatory
 
 ),
 

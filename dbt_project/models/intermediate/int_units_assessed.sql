@@ -55,8 +55,9 @@ units as (
 
     from per_unit
     inner join candidates
-        on per_unit.session = candidates.session
-        and per_unit.candidate_key = candidates.candidate_key
+        on
+            per_unit.session = candidates.session
+            and per_unit.candidate_key = candidates.candidate_key
     where per_unit.is_mandatory_unit or per_unit.is_optional_sat
 
 )

@@ -32,8 +32,9 @@ counted as (
 
     from units
     inner join candidates
-        on units.session = candidates.session
-        and units.candidate_key = candidates.candidate_key
+        on
+            units.session = candidates.session
+            and units.candidate_key = candidates.candidate_key
     group by all
 
 ),

@@ -28,8 +28,9 @@ counted as (
 
     from candidates
     inner join identified
-        on candidates.session = identified.session
-        and candidates.candidate_key = identified.candidate_key
+        on
+            candidates.session = identified.session
+            and candidates.candidate_key = identified.candidate_key
     group by all
 
 ),

@@ -35,21 +35,30 @@ final as (
         decided.decision,
         candidates.reported_decision,
         cast(candidates.reported_average_hundredths / 100 as double) as reported_average,
+        -- null-safe equality (both empty = same), only for complete candidates
         case
             when candidates.is_complete
-                then decided.decision is not distinct from candidates.reported_decision
+                then coalesce(
+                    decided.decision = candidates.reported_decision,
+                    decided.decision is null and candidates.reported_decision is null
+                )
         end as decision_matches,
         case
             when candidates.is_complete
-                then decided.computed_average_hundredths
-                is not distinct from candidates.reported_average_hundredths
+                then coalesce(
+                    decided.computed_average_hundredths
+                    = candidates.reported_average_hundredths,
+                    decided.computed_average_hundredths is null
+                    and candidates.reported_average_hundredths is null
+                )
         end as average_matches
 
     from candidates
     inner join categories on candidates.candidate_category = categories.candidate_category
     left join decided
-        on candidates.session = decided.session
-        and candidates.candidate_key = decided.candidate_key
+        on
+            candidates.session = decided.session
+            and candidates.candidate_key = decided.candidate_key
 
 )
 

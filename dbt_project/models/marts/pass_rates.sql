@@ -48,7 +48,8 @@ final as (
         counted.controle,
         counted.refused,
         counted.absent,
-        case when counted.present > 0 then cast(counted.admitted / counted.present as double) end as pass_rate
+        case when counted.present > 0 then cast(counted.admitted / counted.present as double) end
+            as pass_rate
 
     from counted
     left join academies on counted.academy_code = academies.academy_code
