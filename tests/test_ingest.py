@@ -219,3 +219,25 @@ def test_rerun_is_incremental_and_identical(tmp_path: Path) -> None:
     write_clean(raw, session=2024, seed=2)
     third = load.run(raw, db, tmp_path / "w", KEY)
     assert third.changed and third.files == 2
+
+
+def test_a_seed_correction_rechecks_cached_rows(tmp_path: Path, monkeypatch) -> None:
+    """Making E1 CCF-possible in the reference data un-quarantines a cached CCF row."""
+    seeds = tmp_path / "seeds"
+    shutil.copytree(load.SEEDS_DIR, seeds)
+    monkeypatch.setattr(load, "SEEDS_DIR", seeds)
+    path = write_clean(tmp_path / "raw")
+    lines = read_lines(path)
+    target = next(i + 1 for i, f in enumerate(lines) if i >= 8 and f[9] == "E1")
+    set_field(lines, target, forme="CCF", categorie_candidat="SCOLAIRE_PUBLIC")
+    write_lines(path, lines)
+    con = ingest(tmp_path / "raw", tmp_path)
+    assert quarantine(con) == {target: "CCF_NOT_ALLOWED"}
+    con.close()
+    epreuves = seeds / "ref_epreuves.csv"
+    epreuves.write_text(epreuves.read_text().replace(
+        "E1,U1,,Culture générale et expression,3,true,false,true",
+        "E1,U1,,Culture générale et expression,3,true,true,true"))  # fmt: skip
+    con = ingest(tmp_path / "raw", tmp_path)
+    assert quarantine(con) == {}
+    assert con.execute("SELECT rows_quarantined FROM raw.file_manifest").fetchone()[0] == 0

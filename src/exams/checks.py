@@ -43,8 +43,13 @@ def load_suites(folder: Path | None = None) -> list[dict]:
 def _kwargs(kwargs: dict, s: Settings) -> dict:
     params = {
         "mismatch_warn_share": s.mismatch_warn_share,
-        "volume_warn_ratio": s.volume_warn_ratio,
+        "volume_min_ratio": 1 - s.volume_warn_ratio,
+        "volume_max_ratio": 1 + s.volume_warn_ratio,
     }
+    unknown = [v for v in kwargs.values() if isinstance(v, str) and v.startswith("{")
+               and v.endswith("}") and v[1:-1] not in params]  # fmt: skip
+    if unknown:
+        raise ValueError(f"unknown setting(s) in a suite: {unknown}")
     out = {}
     for k, v in kwargs.items():
         if isinstance(v, str) and v.startswith("{") and v.endswith("}") and v[1:-1] in params:
@@ -102,19 +107,25 @@ def validate(db: Path, s: Settings, suites: list[dict] | None = None) -> list[Ou
     return outcomes
 
 
-def record(db: Path, outcomes: list[Outcome]) -> str:
+def record(dbs: list[Path], outcomes: list[Outcome]) -> str:
+    """One row per expectation into audit.dq_results of each database: the candidate
+    publication, and the private build database that keeps the history of every run
+    (failed ones included; the next publication carries it)."""
+    from exams.pipeline import DQ_RESULTS_DDL
+
     run_id = f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     run_at = datetime.now()
-    con = duckdb.connect(str(db))
-    con.executemany(
-        "INSERT INTO audit.dq_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (run_id, run_at, o.suite, o.expectation, o.column_name, o.success,
-             o.unexpected_count, o.blocking)
-            for o in outcomes
-        ],
-    )  # fmt: skip
-    con.close()
+    rows = [
+        (run_id, run_at, o.suite, o.expectation, o.column_name, o.success,
+         o.unexpected_count, o.blocking)
+        for o in outcomes
+    ]  # fmt: skip
+    for db in dbs:
+        con = duckdb.connect(str(db))
+        con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+        con.execute(DQ_RESULTS_DDL)
+        con.executemany("INSERT INTO audit.dq_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        con.close()
     return run_id
 
 
@@ -122,7 +133,9 @@ def run(s: Settings) -> None:
     from exams.pipeline import StageFailed
 
     outcomes = validate(s.new_db, s)
-    run_id = record(s.new_db, outcomes)
+    from exams.pipeline import dq_history_db
+
+    run_id = record([s.new_db, dq_history_db(s)], outcomes)
     docs = s.work_dir / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site"
     if docs.exists():
         target = s.state_dir / "data_docs"

@@ -68,7 +68,7 @@ def stage_command(stage: str) -> str:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGE_NAMES)}")
     exe = shlex.quote(str(transform_bin() / "exams"))
     run = (
-        f'out="$({exe} {stage})" && rc=0 || rc=$?; printf "%s\\n" "$out"; exit "$rc"'
+        f'out="$({exe} {stage})" && rc=0 || rc=$?; [ -z "$out" ] || printf "%s\\n" "$out"; exit "$rc"'
         if stage == "ingest"
         else f"exec {exe} {stage}"
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from pathlib import Path
 
 import duckdb
 
@@ -84,6 +85,12 @@ def _dbt(args: list[str], s: Settings) -> None:
         raise StageFailed(f"dbt {args[0]} failed:\n  " + "\n  ".join(failed or ["see dbt logs"]))
 
 
+def dq_history_db(s: Settings) -> Path:
+    """Private history of data-quality results (a separate file: the check stage may run in
+    the same process as dbt, which holds the build database open)."""
+    return s.build_db.with_name(s.build_db.stem + ".dq.duckdb")
+
+
 def transform(s: Settings) -> None:
     """dbt build (seeds, models, unit and data tests) on the build database, dbt docs, then the
     candidate publication file with only the published schemas."""
@@ -107,6 +114,11 @@ def assemble_new(s: Settings) -> None:
     for schema, table in tables:
         con.execute(f"CREATE TABLE pub.{schema}.{table} AS SELECT * FROM {schema}.{table}")
     con.execute(DQ_RESULTS_DDL.replace("audit.", "pub.audit."))
+    history = dq_history_db(s)
+    if history.exists():  # every earlier run's results, failed runs included
+        con.execute(f"ATTACH '{history}' AS history (READ_ONLY)")
+        con.execute("INSERT INTO pub.audit.dq_results SELECT * FROM history.audit.dq_results")
+        con.execute("DETACH history")
     con.execute("DETACH pub")
     con.close()
     log(f"transform: {len(tables)} table(s) assembled into {s.new_db.name}")

@@ -57,8 +57,9 @@ CREATE TABLE IF NOT EXISTS ingest.rejected_rows (
 CREATE TABLE IF NOT EXISTS raw.export_rows (
     file_name VARCHAR, sha256 VARCHAR, line_number BIGINT,
     {cols},
-    candidate_key VARCHAR, reason_code VARCHAR, detail VARCHAR
+    field_count_ok BOOLEAN, candidate_key VARCHAR, reason_code VARCHAR, detail VARCHAR
 );
+CREATE TABLE IF NOT EXISTS ingest.meta (reference_fingerprint VARCHAR);
 """.format(cols=", ".join(f"{c} VARCHAR" for c in COLUMNS))
 
 SEEDS = [
@@ -97,6 +98,37 @@ def load_reference(con: duckdb.DuckDBPyConnection) -> None:
             f"CREATE OR REPLACE TABLE ref.{seed} AS SELECT * FROM read_csv(?, header = true{types})",
             [str(path)],
         )
+
+
+def reference_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for seed in SEEDS:
+        digest.update((SEEDS_DIR / f"{seed}.csv").read_bytes())
+    return digest.hexdigest()
+
+
+def revalidate_if_reference_changed(con: duckdb.DuckDBPyConnection) -> None:
+    """A rectorat corrected a seed (e.g. a category's CCF eligibility): the cached rows of
+    every file are checked again against the new reference data, set-based."""
+    current = reference_fingerprint()
+    stored = con.execute("SELECT max(reference_fingerprint) FROM ingest.meta").fetchone()[0]
+    if stored == current:
+        return
+    if stored is not None:
+        log("reference data changed: re-checking every cached row against it")
+        source = "(SELECT * EXCLUDE (reason_code, detail) FROM raw.export_rows)"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE revalidated AS {validation_sql(source)}")
+        con.execute("DELETE FROM raw.export_rows")
+        con.execute("INSERT INTO raw.export_rows BY NAME SELECT * FROM revalidated")
+        con.execute("DROP TABLE revalidated")
+        con.execute(
+            """UPDATE ingest.files f SET rows_quarantined = (
+                SELECT count(*) FROM raw.export_rows r
+                WHERE r.file_name = f.file_name AND r.reason_code IS NOT NULL)
+            WHERE f.reject_code IS NULL"""
+        )
+    con.execute("DELETE FROM ingest.meta")
+    con.execute("INSERT INTO ingest.meta VALUES (?)", [current])
 
 
 def _key_pads(key: bytes) -> tuple[str, str]:
@@ -295,6 +327,7 @@ def run(
         raise SystemExit(f"raw folder {raw_dir} does not exist (EXAMS_RAW_DIR)")
     con = connect(build_db)
     load_reference(con)
+    revalidate_if_reference_changed(con)
     paths = sorted(p for p in raw_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     cached = {
         (r[0], r[1], r[2]): r[3]

@@ -133,7 +133,7 @@ def validation_sql(source: str) -> str:
         )
     )
     SELECT
-        r.* EXCLUDE (dup_rank, first_line, field_count_ok),
+        r.* EXCLUDE (dup_rank, first_line),
         {reason} AS reason_code,
         {detail} AS detail
     FROM ranked AS r

@@ -55,8 +55,10 @@ def run_superset(*args: str, check: bool = True) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
     )
-    log(f"superset {args[0] if args[0] != 'fab' else ' '.join(args[:2])} "
-        f"({time.monotonic() - t0:.0f} s, exit {proc.returncode})")
+    log(
+        f"superset {args[0] if args[0] != 'fab' else ' '.join(args[:2])} "
+        f"({time.monotonic() - t0:.0f} s, exit {proc.returncode})"
+    )
     if check and proc.returncode != 0:
         sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
         raise SystemExit(f"superset {' '.join(args[:2])} failed (exit {proc.returncode})")
@@ -126,12 +128,18 @@ def ensure_admin() -> None:
         log(f"admin user '{ADMIN_USERNAME}' kept, password reset (from {source})")
         return
     proc = run_superset(
-        "fab", "create-admin",
-        "--username", ADMIN_USERNAME,
-        "--firstname", "Admin",
-        "--lastname", "Examens",
-        "--email", "admin@exams.invalid",
-        "--password", password,
+        "fab",
+        "create-admin",
+        "--username",
+        ADMIN_USERNAME,
+        "--firstname",
+        "Admin",
+        "--lastname",
+        "Examens",
+        "--email",
+        "admin@exams.invalid",
+        "--password",
+        password,
     )
     if "already exist" in (proc.stdout + proc.stderr).lower():
         run_superset("fab", "reset-password", "--username", ADMIN_USERNAME, "--password", password)
@@ -198,23 +206,34 @@ def serve() -> None:
     )
     argv = [
         str(gunicorn),
-        "-w", "1",
-        "-k", "gthread",
-        "--threads", "4",
-        "--timeout", "120",
-        "-b", f"{host}:{port}",
+        "-w",
+        "1",
+        "-k",
+        "gthread",
+        "--threads",
+        "4",
+        "--timeout",
+        "120",
+        "-b",
+        f"{host}:{port}",
         "--no-control-socket",
-        "--limit-request-line", "0",
-        "--limit-request-field_size", "0",
-        "--access-logfile", os.environ.get("SUPERSET_ACCESS_LOG", "-"),
+        "--limit-request-line",
+        "0",
+        "--limit-request-field_size",
+        "0",
+        "--access-logfile",
+        os.environ.get("SUPERSET_ACCESS_LOG", "-"),
         "superset.app:create_app()",
     ]
     os.execve(argv[0], argv, superset_env())
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m exams.superset_app", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m exams.superset_app",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     for name in ("setup", "build"):
         p = sub.add_parser(name)
