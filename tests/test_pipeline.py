@@ -172,3 +172,13 @@ def test_check_export_reports_lines_rules_and_exit_status(tmp_path: Path) -> Non
     proc = run_exams("check-export", str(bad), env=env, check=False)
     assert proc.returncode == 1
     assert "line 5: UNKNOWN_STATUT" in proc.stdout and "summary:" in proc.stdout
+
+
+def test_refuses_to_run_without_a_pseudonym_key_outside_demo(tmp_path: Path) -> None:
+    env = pipeline_env(SAMPLE_DIR, tmp_path / "wh" / "results.duckdb")
+    env["EXAMS_MODE"] = "production"
+    env.pop("EXAMS_PSEUDONYM_KEY")
+    proc = run_exams("ingest", env=env, check=False)
+    assert proc.returncode != 0
+    assert "EXAMS_PSEUDONYM_KEY is not set" in proc.stderr
+    assert not (tmp_path / "wh" / "results.build.duckdb").exists()
