@@ -181,4 +181,4 @@ def test_refuses_to_run_without_a_pseudonym_key_outside_demo(tmp_path: Path) -> 
     proc = run_exams("ingest", env=env, check=False)
     assert proc.returncode != 0
     assert "EXAMS_PSEUDONYM_KEY is not set" in proc.stderr
-    assert not (tmp_path / "wh" / "results.build.duckdb").exists()
+    assert not (tmp_path / "wh" / ".private" / "results.build.duckdb").exists()

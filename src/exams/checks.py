@@ -138,7 +138,7 @@ def run(s: Settings) -> None:
     run_id = record([s.new_db, dq_history_db(s)], outcomes)
     docs = s.work_dir / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site"
     if docs.exists():
-        target = s.state_dir / "data_docs"
+        target = s.publish_dir / "data_docs"
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(docs, target)
     failed = [o for o in outcomes if not o.success]

@@ -53,8 +53,10 @@ def code_fingerprint() -> str:
 def ingest(s: Settings) -> dict:
     from exams.ingest import load
 
+    key = s.pseudonym_key()
     s.work_dir.mkdir(parents=True, exist_ok=True)
-    result = load.run(s.raw_dir, s.build_db, s.work_dir, s.pseudonym_key(), code_fingerprint())
+    s.state_dir.chmod(0o700)
+    result = load.run(s.raw_dir, s.build_db, s.work_dir, key, code_fingerprint())
     if not s.warehouse.exists():
         result.changed = True
     log(
@@ -138,7 +140,7 @@ def publish(s: Settings) -> None:
     s.warehouse.parent.mkdir(parents=True, exist_ok=True)
     os.replace(s.new_db, s.warehouse)
     docs = s.work_dir / "dbt_target"
-    site = s.state_dir / "dbt_docs"
+    site = s.publish_dir / "dbt_docs"
     site.mkdir(exist_ok=True)
     for name in ("index.html", "catalog.json", "manifest.json"):
         if (docs / name).exists():

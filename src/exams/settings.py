@@ -33,9 +33,19 @@ class Settings:
     mismatch_warn_share: float
     volume_warn_ratio: float
 
+    state_dir_override: Path | None = None
+
     @property
     def state_dir(self) -> Path:
-        """Private files next to the served one (same filesystem: atomic os.replace)."""
+        """Private state (build database with personal data, parse cache, key, work files):
+        EXAMS_STATE_DIR, else `.private/` beside the served file. Never served: mount only
+        the warehouse folder's published files, or point EXAMS_STATE_DIR elsewhere."""
+        return self.state_dir_override or (self.warehouse.parent / ".private")
+
+    @property
+    def publish_dir(self) -> Path:
+        """The served folder: the published file, its `.new` candidate (same filesystem, so
+        os.replace is atomic), and the Data Docs / dbt docs sites."""
         return self.warehouse.parent
 
     @property
@@ -45,7 +55,7 @@ class Settings:
 
     @property
     def new_db(self) -> Path:
-        return self.state_dir / f"{self.warehouse.name}.new"
+        return self.publish_dir / f"{self.warehouse.name}.new"
 
     @property
     def work_dir(self) -> Path:
@@ -68,6 +78,7 @@ class Settings:
         key_file = self.state_dir / ".pseudonym_key"
         if not key_file.exists():
             key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.parent.chmod(0o700)
             key_file.write_text(secrets.token_hex(32))
             key_file.chmod(0o600)
         return key_file.read_text().strip().encode()
@@ -83,4 +94,5 @@ def load() -> Settings:
         secrecy_threshold=int(env("EXAMS_SECRECY_THRESHOLD", "5")),
         mismatch_warn_share=float(env("EXAMS_MISMATCH_WARN_SHARE", "0.05")),
         volume_warn_ratio=float(env("EXAMS_VOLUME_WARN_RATIO", "0.5")),
+        state_dir_override=_path(env("EXAMS_STATE_DIR")) if env("EXAMS_STATE_DIR") else None,
     )

@@ -189,12 +189,34 @@ def setup(allow_missing_warehouse: bool = False) -> None:
 
 
 # ---- serve --------------------------------------------------------------------------------
+def imported_warehouse_uris() -> list[str] | None:
+    """The DuckDB URIs Superset's metadata holds (None: cannot tell)."""
+    try:
+        con = sqlite3.connect(f"file:{superset_home() / 'superset.db'}?mode=ro", uri=True)
+        try:
+            rows = con.execute("SELECT sqlalchemy_uri FROM dbs").fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return None
+    return [r[0] for r in rows if str(r[0]).startswith("duckdb:")]
+
+
 def serve() -> None:
     port = int(os.environ.get("SUPERSET_PORT") or DEFAULT_PORT)
     host = os.environ.get("SUPERSET_BIND_HOST") or "0.0.0.0"
     gunicorn = Path(sys.executable).parent / "gunicorn"
     if not (superset_home() / "superset.db").is_file():
         raise SystemExit("Superset is not set up: run `make superset-setup` first")
+    expected_uri = f"duckdb:///{bundle_mod.warehouse_path(warehouse())}"
+    uris = imported_warehouse_uris()
+    if uris is not None and expected_uri not in uris:
+        log(
+            f"warning: the dashboards read {', '.join(uris) or 'nothing'}, not {expected_uri}: "
+            "run `make superset-setup` (or superset-import) to point them at it"
+        )
+    if not warehouse().is_file():
+        log(f"warning: no published warehouse at {warehouse()} yet (run `make pipeline`)")
     password, source = admin_password()
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     print(
