@@ -47,8 +47,8 @@ demo: envs  ## install, generate a sample if data/raw is empty, run the nightly 
 test: envs chromium  ## install what the tests need and run them all
 	$(VENV)/transform/bin/ruff check src dags tests scripts
 	cd dbt_project && EXAMS_BUILD_DB=$$(mktemp -d)/lint.duckdb $(VENV)/transform/bin/sqlfluff lint models
-	$(VENV)/transform/bin/pytest tests --ignore=tests/airflow
-	$(VENV)/airflow/bin/pytest tests/airflow
+	$(VENV)/transform/bin/pytest tests --ignore=tests/airflow --ignore=tests/airflow_prod
+	$(VENV)/airflow/bin/pytest tests/airflow $(wildcard tests/airflow_prod)
 
 chromium:  ## Debian chromium for the browser tests (never `playwright install`)
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
