@@ -215,6 +215,7 @@ def write_session(con: duckdb.DuckDBPyConnection, session: int, out: Path, thres
         "schema_version": SCHEMA_VERSION,
         "session": session,
         "run_id": run_id,
+        "airflow_run_id": os.environ.get("AIRFLOW_CTX_DAG_RUN_ID"),
         "secrecy_threshold": threshold,
         "files": [{"file": f, "sha256": _sha256(tmp / f), "rows": n} for f, n in sorted(files)],
     }

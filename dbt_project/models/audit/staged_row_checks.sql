@@ -38,19 +38,20 @@ flagged as (
         result_rows.statut not in ('NOTE', 'ABJ', 'AB', 'DI', 'BEN', 'VA') as unknown_statut,
         epreuves.code_epreuve is null as unknown_epreuve,
         categories.candidate_category is null as unknown_category,
-        academies.academy_code is null as academy_not_valid_for_session,
+        academies.academy_code is null as invalid_academy,
         result_rows.forme = 'CCF'
         and not coalesce(epreuves.ccf_possible and categories.ccf_eligible, false)
             as ccf_not_allowed,
         result_rows.statut = 'BEN'
         and (
-            result_rows.session - result_rows.origin_session not between 1 and {{ exam_rule('ben_max_age') }}
+            result_rows.session
+            - result_rows.origin_session not between 1 and {{ exam_rule('ben_max_age') }}
             or result_rows.grade_hundredths < {{ exam_rule('ben_min_grade') }} * 100
         ) as ben_inconsistent,
         result_rows.statut = 'VA' and not coalesce(categories.is_vae, false) as va_outside_vae,
         count(*) over (
             partition by result_rows.session, result_rows.candidate_key, result_rows.code_epreuve
-        ) > 1 as duplicate_candidate_epreuve
+        ) > 1 as duplicate_epreuve
 
     from result_rows
     left join epreuves on result_rows.code_epreuve = epreuves.code_epreuve
@@ -63,36 +64,75 @@ flagged as (
 
 ),
 
-unpivoted as (
+-- aggregate first (one row per file), then unpivot the few aggregates
+per_file as (
 
-    unpivot flagged
-    on
-        grade_out_of_range,
-        unknown_statut,
-        unknown_epreuve,
-        unknown_category,
-        academy_not_valid_for_session,
-        ccf_not_allowed,
-        ben_inconsistent,
-        va_outside_vae,
-        duplicate_candidate_epreuve
-    into name check_name value is_violation
+    select
+        file_name,
+        count(*) as rows_checked,
+        count(*) filter (where grade_out_of_range) as grade_out_of_range_violations,
+        coalesce(
+            list(line_number order by line_number) filter (where grade_out_of_range)[1:5]::varchar, '[]'
+        ) as grade_out_of_range_first_lines,
+        count(*) filter (where unknown_statut) as unknown_statut_violations,
+        coalesce(
+            list(line_number order by line_number) filter (where unknown_statut)[1:5]::varchar, '[]'
+        ) as unknown_statut_first_lines,
+        count(*) filter (where unknown_epreuve) as unknown_epreuve_violations,
+        coalesce(
+            list(line_number order by line_number) filter (where unknown_epreuve)[1:5]::varchar, '[]'
+        ) as unknown_epreuve_first_lines,
+        count(*) filter (where unknown_category) as unknown_category_violations,
+        coalesce(
+            list(line_number order by line_number) filter (where unknown_category)[1:5]::varchar, '[]'
+        ) as unknown_category_first_lines,
+        count(*) filter (where invalid_academy) as invalid_academy_violations,
+        coalesce(
+            list(line_number order by line_number) filter (where invalid_academy)[1:5]::varchar, '[]'
+        ) as invalid_academy_first_lines,
+        count(*) filter (where ccf_not_allowed) as ccf_not_allowed_violations,
+        coalesce(
+            list(line_number order by line_number) filter (where ccf_not_allowed)[1:5]::varchar, '[]'
+        ) as ccf_not_allowed_first_lines,
+        count(*) filter (where ben_inconsistent) as ben_inconsistent_violations,
+        coalesce(
+            list(line_number order by line_number) filter (where ben_inconsistent)[1:5]::varchar, '[]'
+        ) as ben_inconsistent_first_lines,
+        count(*) filter (where va_outside_vae) as va_outside_vae_violations,
+        coalesce(
+            list(line_number order by line_number) filter (where va_outside_vae)[1:5]::varchar, '[]'
+        ) as va_outside_vae_first_lines,
+        count(*) filter (where duplicate_epreuve) as duplicate_epreuve_violations,
+        coalesce(
+            list(line_number order by line_number) filter (where duplicate_epreuve)[1:5]::varchar, '[]'
+        ) as duplicate_epreuve_first_lines
+
+    from flagged
+    group by file_name
 
 ),
 
 final as (
 
-    select
-        file_name,
-        check_name,
-        count(*) as rows_checked,
-        count(*) filter (where is_violation) as violations,
-        list(line_number order by line_number) filter (where is_violation)[1:5]::varchar
-            as first_lines
-
-    from unpivoted
-    group by file_name, check_name
+    unpivot per_file
+    on
+        (grade_out_of_range_violations, grade_out_of_range_first_lines) as grade_out_of_range,
+        (unknown_statut_violations, unknown_statut_first_lines) as unknown_statut,
+        (unknown_epreuve_violations, unknown_epreuve_first_lines) as unknown_epreuve,
+        (unknown_category_violations, unknown_category_first_lines) as unknown_category,
+        (invalid_academy_violations, invalid_academy_first_lines) as invalid_academy,
+        (ccf_not_allowed_violations, ccf_not_allowed_first_lines) as ccf_not_allowed,
+        (ben_inconsistent_violations, ben_inconsistent_first_lines) as ben_inconsistent,
+        (va_outside_vae_violations, va_outside_vae_first_lines) as va_outside_vae,
+        (duplicate_epreuve_violations, duplicate_epreuve_first_lines) as duplicate_epreuve  -- noqa: LT02
+    into name check_name value violations, first_lines  -- noqa: LT02
 
 )
 
-select * from final
+select
+    file_name,
+    check_name,
+    rows_checked,
+    violations,
+    first_lines
+from final
