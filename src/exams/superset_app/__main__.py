@@ -1,6 +1,7 @@
 """``python -m exams.superset_app {setup,build,serve,render}`` — run with .venv/superset's python.
 
-setup   superset db upgrade → admin user → superset init → import the dashboards (idempotent)
+setup   superset db upgrade → admin user → superset init → import the dashboards (idempotent;
+        --skip-import: everything but the import, which needs no warehouse)
 build   render dashboards/ into a ZIP (temporary folder) and import it (overwrite, idempotent)
 serve   gunicorn in the foreground on 0.0.0.0:${SUPERSET_PORT:-8088}
 render  only write the ZIP somewhere (for inspection)
@@ -173,19 +174,24 @@ def build(allow_missing_warehouse: bool = False) -> None:
     log(f"dashboards imported from {BUNDLE_DIR} on {wh}")
 
 
-def setup(allow_missing_warehouse: bool = False) -> None:
+def setup(allow_missing_warehouse: bool = False, skip_import: bool = False) -> None:
     t0 = time.monotonic()
     home = superset_home()
     home.mkdir(parents=True, exist_ok=True)
-    check_warehouse(allow_missing_warehouse)
-    # Validate the bundle before the slow steps.
-    bundle_mod.validate(bundle_mod.load(BUNDLE_DIR))
+    if not skip_import:
+        check_warehouse(allow_missing_warehouse)
+        # Validate the bundle before the slow steps.
+        bundle_mod.validate(bundle_mod.load(BUNDLE_DIR))
     log(f"home {home}")
     run_superset("db", "upgrade")
     ensure_admin()
     run_superset("init")
-    build(allow_missing_warehouse)
+    if not skip_import:
+        build(allow_missing_warehouse)
     log(f"set-up done in {time.monotonic() - t0:.0f} s")
+    password, source = admin_password()
+    if source != "SUPERSET_ADMIN_PASSWORD":
+        log(f"log in as '{ADMIN_USERNAME}' with password {password} (kept in {source})")
 
 
 # ---- serve --------------------------------------------------------------------------------
@@ -260,12 +266,18 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("setup", "build"):
         p = sub.add_parser(name)
         p.add_argument("--allow-missing-warehouse", action="store_true")
+        if name == "setup":
+            p.add_argument(
+                "--skip-import",
+                action="store_true",
+                help="metadata, admin and roles only (no warehouse needed); `build` imports later",
+            )
     sub.add_parser("serve")
     p = sub.add_parser("render")
     p.add_argument("out", type=Path, help="ZIP to write")
     args = parser.parse_args(argv)
     if args.cmd == "setup":
-        setup(args.allow_missing_warehouse)
+        setup(args.allow_missing_warehouse, args.skip_import)
     elif args.cmd == "build":
         build(args.allow_missing_warehouse)
     elif args.cmd == "serve":

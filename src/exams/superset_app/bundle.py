@@ -144,6 +144,10 @@ def validate(bundle: Bundle) -> None:
             for target in nf.get("targets", []):
                 if "datasetUuid" in target and str(target["datasetUuid"]) not in ds_uuids:
                     problems.append(f"{rel}: filter {nf.get('id')} targets unknown dataset")
+            # the importer maps excluded chartIds through the position (unknown ones vanish)
+            for excluded in nf.get("scope", {}).get("excluded", []):
+                if excluded not in chart_ids:
+                    problems.append(f"{rel}: filter {nf.get('id')} excludes unknown chartId")
     for rel, chart in bundle.charts.items():
         if str(chart["uuid"]) not in placed:
             problems.append(f"{rel}: chart is in no dashboard position (it would not be imported)")

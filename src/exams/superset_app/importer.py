@@ -7,6 +7,9 @@ reach an existing Superset. This runs, in one app context and as the admin user,
 import commands for databases, datasets, charts, then dashboards — each with overwrite=True —
 which makes the import idempotent: Superset ends up with exactly what the bundle says.
 
+It then (re)defines the role ``Analyste``: Superset's Gamma permissions plus read access to the
+bundle's datasets (the marts) and nothing else — no SQL Lab, so no way to the audit schema.
+
 Run by ``python -m exams.superset_app build`` in the Superset environment (needs
 SUPERSET_CONFIG_PATH): ``python -m exams.superset_app.importer bundle.zip [username]``.
 Exits non-zero on any failure.
@@ -28,6 +31,30 @@ COMMANDS = [
     ("superset.commands.chart.importers.v1", "ImportChartsCommand", "Slice"),
     ("superset.commands.dashboard.importers.v1", "ImportDashboardsCommand", "Dashboard"),
 ]
+
+
+ANALYST_ROLE = "Analyste"
+
+
+def sync_analyst_role(dataset_uuids: list[str]) -> None:
+    """Gamma + datasource_access on the given datasets, exactly (re-run: same result)."""
+    from uuid import UUID
+
+    from superset import db, security_manager
+    from superset.connectors.sqla.models import SqlaTable
+
+    security_manager.copy_role("Gamma", ANALYST_ROLE, merge=False)
+    role = security_manager.find_role(ANALYST_ROLE)
+    datasets = db.session.query(SqlaTable).filter(
+        SqlaTable.uuid.in_([UUID(u) for u in dataset_uuids])
+    )
+    for dataset in datasets:
+        pvm = security_manager.find_permission_view_menu(
+            "datasource_access", dataset.perm
+        ) or security_manager.add_permission_view_menu("datasource_access", dataset.perm)
+        if pvm not in role.permissions:
+            role.permissions.append(pvm)
+    db.session.commit()
 
 
 def import_bundle(zip_path: str, username: str = "admin") -> list[str]:
@@ -55,6 +82,13 @@ def import_bundle(zip_path: str, username: str = "admin") -> list[str]:
                 typed["metadata.yaml"] = yaml.safe_dump({**metadata, "type": model_type})
                 command_cls(typed, overwrite=True).run()
                 done.append(model_type)
+        dataset_uuids = [
+            str(yaml.safe_load(text)["uuid"])
+            for name, text in contents.items()
+            if name.startswith("datasets/")
+        ]
+        sync_analyst_role(dataset_uuids)
+        done.append(f"role {ANALYST_ROLE}")
         return done
 
 
