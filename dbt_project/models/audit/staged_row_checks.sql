@@ -114,6 +114,7 @@ per_file as (
 
 final as (
 
+    -- noqa: disable=LT02,LT05
     unpivot per_file
     on
         (grade_out_of_range_violations, grade_out_of_range_first_lines) as grade_out_of_range,
@@ -124,8 +125,9 @@ final as (
         (ccf_not_allowed_violations, ccf_not_allowed_first_lines) as ccf_not_allowed,
         (ben_inconsistent_violations, ben_inconsistent_first_lines) as ben_inconsistent,
         (va_outside_vae_violations, va_outside_vae_first_lines) as va_outside_vae,
-        (duplicate_epreuve_violations, duplicate_epreuve_first_lines) as duplicate_epreuve  -- noqa: LT02, LT05
-    into name check_name value violations, first_lines  -- noqa: LT02, LT05
+        (duplicate_epreuve_violations, duplicate_epreuve_first_lines) as duplicate_epreuve
+    into name check_name value violations, first_lines
+    -- noqa: enable=LT02,LT05
 
 )
 

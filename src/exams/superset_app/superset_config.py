@@ -55,6 +55,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 PREVENT_UNSAFE_DB_CONNECTIONS = True
 PUBLIC_ROLE_LIKE = None
+# Users, roles and row-level security through the REST API (admin only).
+FAB_ADD_SECURITY_API = True
 FEATURE_FLAGS = {
     "ENABLE_TEMPLATE_PROCESSING": False,
     "ALERT_REPORTS": False,
