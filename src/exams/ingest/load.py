@@ -155,24 +155,23 @@ def _read_rows(con: duckdb.DuckDBPyConnection, sf: ScannedFile, work: Path) -> N
     ncols = len(sf.header)
     names = [f"c{i}" for i in range(ncols)]
     select = _canonical_select(sf.header)
-    con.execute("DROP TABLE IF EXISTS file_rows")
+    _drop_file_tables(con)
     try:
-        # materialised first: a table's rowid is the file order, hence the physical line
+        # materialised as DuckDB reads it: a table's rowid is the file order (physical line)
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE file_raw AS
+            f"""CREATE TEMP TABLE file_raw AS
             SELECT * FROM read_csv(?, header = false, skip = 1, delim = ?, quote = '"',
                 escape = '"', all_varchar = true, null_padding = true, nullstr = '\x01',
-                columns = {{{", ".join(f"'{n}': 'VARCHAR'" for n in names)}}},
+                columns = {{{', '.join(f"'{n}': 'VARCHAR'" for n in names)}}},
                 auto_detect = false, strict_mode = true, parallel = true)""",
             [str(source), sf.delimiter],
         )
         con.execute(
-            f"""CREATE TEMP TABLE file_rows AS
+            f"""CREATE TEMP VIEW file_rows AS
             SELECT rowid + 2 AS line_number, {select},
-                ({" AND ".join(f"c{i} IS NOT NULL" for i in range(ncols))}) AS field_count_ok
+                ({' AND '.join(f'c{i} IS NOT NULL' for i in range(ncols))}) AS field_count_ok
             FROM file_raw"""
         )
-        con.execute("DROP TABLE file_raw")
         n = con.execute("SELECT count(*) FROM file_rows").fetchone()[0]
         if n == sf.lines - 1:
             return
@@ -215,17 +214,26 @@ def _read_rows_slow(con: duckdb.DuckDBPyConnection, sf: ScannedFile, work: Path)
     except csv.Error as e:
         raise FileRejected("MALFORMED_CSV", f"line {start}: {e}") from e
     names = ["line_number", "ok"] + [f"c{i}" for i in range(ncols)]
-    con.execute("DROP TABLE IF EXISTS file_rows")
+    _drop_file_tables(con)
     con.execute(
-        f"""CREATE TEMP TABLE file_rows AS
-        SELECT line_number::BIGINT AS line_number, {_canonical_select(sf.header)},
-            ok = '1' AS field_count_ok
-        FROM read_csv(?, header = false, delim = ';', quote = '"', escape = '"',
+        f"""CREATE TEMP TABLE file_raw AS
+        SELECT * FROM read_csv(?, header = false, delim = ';', quote = '"', escape = '"',
             all_varchar = true, nullstr = '\x01', auto_detect = false,
             columns = {{{", ".join(f"'{n}': 'VARCHAR'" for n in names)}}})""",
         [str(tmp)],
     )
+    con.execute(
+        f"""CREATE TEMP VIEW file_rows AS
+        SELECT line_number::BIGINT AS line_number, {_canonical_select(sf.header)},
+            ok = '1' AS field_count_ok
+        FROM file_raw"""
+    )
     tmp.unlink()
+
+
+def _drop_file_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP VIEW IF EXISTS file_rows")
+    con.execute("DROP TABLE IF EXISTS file_raw")
 
 
 def _valid_academy(con: duckdb.DuckDBPyConnection, fn: FileName) -> None:
@@ -298,11 +306,16 @@ def process_file(
     finally:
         if sf.utf8_path and sf.utf8_path.exists():
             sf.utf8_path.unlink()
+    # the keyed hash once per candidate, not once per row
     con.execute(
         f"""INSERT INTO raw.export_rows BY NAME
-        SELECT *, CASE WHEN numero_candidat <> '' THEN {hmac_sql("numero_candidat", key)} END
-            AS candidate_key
-        FROM ({validation_sql("(SELECT ? AS file_name, ? AS sha256, * FROM file_rows)")})""",
+        WITH keys AS (
+            SELECT numero_candidat, {hmac_sql("numero_candidat", key)} AS candidate_key
+            FROM (SELECT DISTINCT numero_candidat FROM file_rows WHERE numero_candidat <> '')
+        )
+        SELECT v.*, keys.candidate_key
+        FROM ({validation_sql("(SELECT ? AS file_name, ? AS sha256, * FROM file_rows)")}) AS v
+        LEFT JOIN keys USING (numero_candidat)""",
         [name, sf.sha256],
     )
     return None, None
@@ -312,7 +325,7 @@ def _rejected_lines(con: duckdb.DuckDBPyConnection, sf: ScannedFile) -> str:
     """Line numbers of a rejected file's data rows: parsed ones if we got that far, else every
     physical line after the header."""
     parsed = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'file_rows' AND temporary"
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'file_rows' AND temporary"
     ).fetchone()[0]
     if parsed and sf.header:
         return "SELECT line_number FROM file_rows"
@@ -395,7 +408,7 @@ def _ingest_new(con: duckdb.DuckDBPyConnection, sf: ScannedFile, st: os.stat_res
          fn.exported_at, sf.encoding, sf.delimiter if sf.header else None, code, detail,
          total, quarantined],
     )  # fmt: skip
-    con.execute("DROP TABLE IF EXISTS file_rows")
+    _drop_file_tables(con)
     if code:
         log(f"{name}: REJECTED ({code}: {detail})")
 

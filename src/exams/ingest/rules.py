@@ -67,10 +67,11 @@ def _num(col: str) -> str:
 def validation_sql(source: str) -> str:
     """SELECT over `source` (canonical varchar columns + file_name, line_number, field_count_ok)
     adding `reason_code` and `detail` (NULL for a valid row)."""
-    note = _num("r.note")
-    moy = _num("r.moyenne")
-    origin = "TRY_CAST(trim(r.session_origine) AS INTEGER)"
-    age = f"(TRY_CAST(r.session AS INTEGER) - {origin})"
+    # typed once per row in the `ranked` CTE, then used by every rule
+    note = "r._note"
+    moy = "r._moyenne"
+    origin = "r._origin"
+    age = "(r._session - r._origin)"
     checks: list[tuple[str, str, str]] = [
         ("BAD_FIELD_COUNT", "NOT r.field_count_ok", "'wrong number of fields'"),
         ("MISSING_CANDIDATE_NUMBER", "r.numero_candidat = ''", "'numero_candidat is empty'"),
@@ -114,7 +115,8 @@ def validation_sql(source: str) -> str:
         ("DUPLICATE_EPREUVE", "dup_rank > 1", "'again ' || r.code_epreuve || ' (first on line ' || first_line || ')'"),
     ]  # fmt: skip
     reason = "CASE " + " ".join(f"WHEN {cond} THEN '{code}'" for code, cond, _ in checks) + " END"
-    detail = "CASE " + " ".join(f"WHEN {cond} THEN {d}" for _, cond, d in checks) + " END"
+    # the detail is built for the rule that fired only (one string comparison per row)
+    detail = "CASE reason_code " + " ".join(f"WHEN '{c}' THEN {d}" for c, _, d in checks) + " END"
     return f"""
     WITH rules AS (
         SELECT
@@ -125,20 +127,28 @@ def validation_sql(source: str) -> str:
     ranked AS (
         SELECT
             *,
+            {_num("note")} AS _note,
+            {_num("moyenne")} AS _moyenne,
+            TRY_CAST(session_origine AS INTEGER) AS _origin,
+            TRY_CAST(session AS INTEGER) AS _session,
             row_number() OVER w AS dup_rank,
             min(line_number) OVER w AS first_line
         FROM {source}
         WINDOW w AS (
             PARTITION BY file_name, numero_candidat, code_epreuve ORDER BY line_number
         )
+    ),
+    judged AS (
+        SELECT r.*, {reason} AS reason_code
+        FROM ranked AS r
+        CROSS JOIN rules
+        LEFT JOIN ref.ref_epreuves AS e ON e.code_epreuve = r.code_epreuve
+        LEFT JOIN ref.ref_statuses AS s ON s.statut = r.statut
+        LEFT JOIN ref.ref_candidate_categories AS c ON c.candidate_category = r.categorie_candidat
     )
     SELECT
-        r.* EXCLUDE (dup_rank, first_line),
-        {reason} AS reason_code,
+        r.* EXCLUDE (dup_rank, first_line, _note, _moyenne, _origin, _session),
         {detail} AS detail
-    FROM ranked AS r
+    FROM judged AS r
     CROSS JOIN rules
-    LEFT JOIN ref.ref_epreuves AS e ON e.code_epreuve = r.code_epreuve
-    LEFT JOIN ref.ref_statuses AS s ON s.statut = r.statut
-    LEFT JOIN ref.ref_candidate_categories AS c ON c.candidate_category = r.categorie_candidat
     """
