@@ -3,7 +3,10 @@
 One entry per chart UUID: the SQL computing the expected rows (grouping columns first, then one
 column per metric, named like the chart's metric) and the grouping columns. Rates are ratios of
 summed counts, never averages of row rates. A chart added to the bundle without an entry here
-fails test_every_chart_has_an_expectation.
+fails test_every_chart_has_an_expectation. The « Qualité des données » entries read the audit
+tables and marts.fct_candidate_session, written here with FILTER / count() rather than the
+datasets' CASE expressions (a mismatch is an explicit FALSE: NULL, an incomplete candidate, is
+not one).
 """
 
 from __future__ import annotations
@@ -83,5 +86,51 @@ EXPECTED: dict[str, dict] = {
                           {ACQUISITION_RATE} AS taux_acquisition
                    FROM marts.block_capitalisation {BLOCKS_ONLY}
                    GROUP BY block_code, access_route""",
+    },
+    # --- Qualité des données ------------------------------------------------------------
+    "f1568d6d-7c06-5b68-be56-b75079e2a459": {  # Fichiers reçus
+        "keys": [],
+        "sql": "SELECT count(*) AS fichiers FROM audit.file_manifest",
+    },
+    "4f946527-1389-5a6b-8a87-8a178ddda241": {  # Lignes en quarantaine
+        "keys": [],
+        "sql": "SELECT count(*) AS lignes FROM audit.quarantine",
+    },
+    "3f828b89-9942-5329-91a5-852470671399": {  # Écarts de décision du jury
+        "keys": [],
+        "sql": """SELECT count(*) FILTER (WHERE decision_matches = false) AS ecarts_decision
+                   FROM marts.fct_candidate_session""",
+    },
+    "4158c4dd-20d6-5129-a438-7e2491950216": {  # Fichiers par statut
+        "keys": ["status"],
+        "sql": "SELECT status, count(*) AS fichiers FROM audit.file_manifest GROUP BY status",
+    },
+    "ac614e54-c2b8-5132-8e14-f46fce70e098": {  # Détail des fichiers reçus
+        "keys": ["session", "academy_code", "file_name", "status", "reason"],
+        "sql": """SELECT session, academy_code, file_name, status, reason,
+                          SUM(rows_total) AS lignes_recues, SUM(rows_loaded) AS lignes_chargees,
+                          SUM(rows_quarantined) AS lignes_quarantaine
+                   FROM audit.file_manifest GROUP BY ALL""",
+    },
+    "1ae6c688-b095-5f8a-a921-47680e6714c3": {  # Lignes en quarantaine par motif
+        "keys": ["reason_code"],
+        "sql": "SELECT reason_code, count(*) AS lignes FROM audit.quarantine GROUP BY reason_code",
+    },
+    "99d40978-f88a-56f6-b604-46b4536eee0f": {  # Contrôles par exécution
+        "keys": ["run_id", "suite"],
+        "sql": """SELECT run_id, suite, count(*) AS controles,
+                          count(*) FILTER (WHERE success IS NOT TRUE) AS echecs,
+                          count(*) FILTER (WHERE success = false AND blocking) AS echecs_bloquants,
+                          SUM(unexpected_count) AS valeurs_en_ecart
+                   FROM audit.dq_results GROUP BY run_id, suite""",
+    },
+    "0f897cd9-6d80-59f9-80f0-afa4fd7b12fb": {  # Écarts jury par session et académie
+        "keys": ["session", "academy_code"],
+        "sql": """SELECT session, academy_code, count(decision_matches) AS candidats_compares,
+                          count(*) FILTER (WHERE decision_matches = false) AS ecarts_decision,
+                          count(*) FILTER (WHERE average_matches = false) AS ecarts_moyenne,
+                          count(*) FILTER (WHERE decision_matches = false)
+                            / NULLIF(count(decision_matches), 0) AS taux_ecart_decision
+                   FROM marts.fct_candidate_session GROUP BY session, academy_code""",
     },
 }

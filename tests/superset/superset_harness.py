@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -29,11 +29,15 @@ class SupersetServer:
     warehouse: Path
     env: dict[str, str]
     log: Path
+    # académie code → (username, password) of analysts made by the `analyst` command
+    analysts: dict[str, tuple[str, str]] = field(default_factory=dict)
 
-    def run_app(self, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    def run_app(
+        self, *args: str, timeout: int = 600, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         return subprocess.run(
             [str(SUPERSET_PY), "-m", "exams.superset_app", *args],
-            env=self.env,
+            env={**self.env, **(extra_env or {})},
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,

@@ -15,10 +15,11 @@ import pytest
 import yaml
 from superset_expectations import EXPECTED
 
-from exams.superset_app import BUNDLE_DIR, CONFIG_FILE
+from exams.superset_app import BUNDLE_DIR, CONFIG_FILE, access
 from exams.superset_app import bundle as bundle_mod
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SUPERSET_PY = REPO_ROOT / ".venv" / "superset" / "bin" / "python"
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +30,42 @@ def bundle() -> bundle_mod.Bundle:
 def test_bundle_is_valid(bundle):
     bundle_mod.validate(bundle)
     titles = {d["dashboard_title"] for d in bundle.dashboards.values()}
-    assert {"Taux de réussite", "Capitalisation des blocs"} <= titles
+    assert titles == {"Taux de réussite", "Capitalisation des blocs", "Qualité des données"}
     tables = {(d["schema"], d["table_name"]) for d in bundle.datasets.values()}
     assert {("marts", "pass_rates"), ("marts", "block_capitalisation")} <= tables
+    assert {("audit", "file_manifest"), ("audit", "quarantine"), ("audit", "dq_results")} <= tables
+    # physical datasets on the published tables only: no virtual (SQL) dataset
+    assert all(not d.get("sql") for d in bundle.datasets.values())
+
+
+def test_native_filters_cover_session_academy_and_route(bundle):
+    """Every dashboard filters on session, académie and access route, each filter scoped to the
+    charts whose dataset has the column (elsewhere it would be silently ignored)."""
+    datasets = {str(d["uuid"]): d for d in bundle.datasets.values()}
+    charts = {str(c["uuid"]): c for c in bundle.charts.values()}
+    for dash in bundle.dashboards.values():
+        ids = {
+            n["meta"]["chartId"]: str(n["meta"]["uuid"])
+            for n in dash["position"].values()
+            if isinstance(n, dict) and n.get("type") == "CHART"
+        }
+        columns = set()
+        for nf in dash["metadata"]["native_filter_configuration"]:
+            (target,) = nf["targets"]
+            column = target["column"]["name"]
+            columns.add(column.replace("academy_name", "academy_code"))
+            excluded = set(nf["scope"]["excluded"])
+            for chart_id, uuid in ids.items():
+                ds = datasets[str(charts[uuid]["dataset_uuid"])]
+                has = any(c["column_name"] == column for c in ds["columns"])
+                params = charts[uuid]["params"]
+                by_it = column in [params.get("x_axis"), *params.get("groupby", [])]
+                # in scope exactly where the column exists, unless the chart is broken down by it
+                if chart_id in excluded:
+                    assert not has or by_it, (dash["slug"], nf["name"], chart_id)
+                else:
+                    assert has, (dash["slug"], nf["name"], chart_id)
+        assert columns == {"session", "academy_code", "access_route"}, dash["slug"]
 
 
 def test_every_chart_has_an_expectation(bundle):
@@ -55,6 +89,7 @@ def test_render_fills_in_the_warehouse(tmp_path):
         names = zf.namelist()
         assert all(n.startswith(bundle_mod.ZIP_ROOT + "/") for n in names)
         assert f"{bundle_mod.ZIP_ROOT}/metadata.yaml" in names
+        assert not [n for n in names if n.endswith("/" + bundle_mod.ACCESS_FILE)]
         dbs = [n for n in names if "/databases/" in n]
         assert len(dbs) == 1
         db = yaml.safe_load(zf.read(dbs[0]))
@@ -174,3 +209,180 @@ def test_admin_password_is_generated_once_and_kept(tmp_path, monkeypatch):
 
     monkeypatch.setenv("SUPERSET_ADMIN_PASSWORD", "from-the-environment")
     assert admin_password() == ("from-the-environment", "SUPERSET_ADMIN_PASSWORD")
+
+
+# ---- access as code (dashboards/security.yaml) -------------------------------------------------
+def _seed_academies() -> list[tuple[str, str]]:
+    import csv
+
+    with (REPO_ROOT / "dbt_project/seeds/ref_academies.csv").open(encoding="utf-8") as fh:
+        return [(r["academy_code"], r["academy_name"]) for r in csv.DictReader(fh)]
+
+
+def test_access_plan_has_one_role_per_academy_of_the_seed(bundle):
+    plan = access.load_plan(bundle)
+    by_academy = {r.academy.code: r for r in plan.roles if r.academy}
+    assert sorted((r.academy.code, r.academy.name) for r in by_academy.values()) == sorted(
+        _seed_academies()
+    )
+    assert by_academy["10"].name == "Rectorat 10 Lyon"
+    assert by_academy["10"].rls_clause == "academy_code = '10'"
+    assert by_academy["70"].rls_clause == "academy_code = '70'"
+    # the académies come from the seed, never from a copy in the YAML
+    text = access.SECURITY_FILE.read_text(encoding="utf-8")
+    assert "Lyon" not in text and "Créteil" not in text
+
+    datasets = {str(d["uuid"]): d for d in bundle.datasets.values()}
+    with_academy = {
+        u
+        for u, d in datasets.items()
+        if any(c["column_name"] == "academy_code" for c in d["columns"])
+    }
+    for role in by_academy.values():
+        assert set(role.rls_dataset_uuids) == with_academy
+        read = {(datasets[u]["schema"], datasets[u]["table_name"]) for u in role.dataset_uuids}
+        assert read == {
+            ("marts", "pass_rates"),
+            ("marts", "block_capitalisation"),
+            ("marts", "establishment_results"),
+        }
+    (ministry,) = [r for r in plan.roles if r.name == "Ministère"]
+    assert set(ministry.dataset_uuids) == set(datasets) and ministry.rls_clause is None
+
+
+def _mutated_spec(change) -> dict:
+    spec = access.load_spec()
+    change(spec)
+    return spec
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda s: s["roles"][1]["datasets"].append("audit.quarantine"), "may never read"),
+        (
+            lambda s: s["roles"][1]["datasets"].append("marts.fct_candidate_session"),
+            "may never read",
+        ),
+        (  # « Qualité des données » would open with charts on audit tables broken
+            lambda s: (
+                s.update(analysts_never={}),
+                s["roles"][1]["datasets"].append("marts.fct_candidate_session"),
+            ),
+            "cannot read",
+        ),
+        (lambda s: s["roles"][1]["datasets"].append("marts.nope"), "unknown datasets"),
+        (lambda s: s["roles"][1]["row_level_security"].update(clause="1 = 1"), "clause"),
+        (lambda s: s["roles"][1].update(name="Rectorat"), "academy_code"),
+    ],
+)
+def test_access_plan_rejects(bundle, change, message):
+    academies = [access.Academy(c, n) for c, n in _seed_academies()]
+    with pytest.raises(access.AccessError, match=message):
+        access.plan(_mutated_spec(change), bundle, academies)
+
+
+def test_academies_fall_back_to_the_warehouse_copy_of_the_seed(tmp_path):
+    import duckdb
+
+    warehouse = tmp_path / "results.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("CREATE SCHEMA reference")
+    con.execute(
+        "CREATE TABLE reference.ref_academies AS SELECT * FROM read_csv(?, all_varchar=true)",
+        [str(REPO_ROOT / "dbt_project/seeds/ref_academies.csv")],
+    )
+    con.close()
+    spec = _mutated_spec(lambda s: s["academies"].update(seed="no/such/seed.csv"))
+    got = access.read_academies(spec, warehouse)
+    assert sorted((a.code, a.name) for a in got) == sorted(_seed_academies())
+    with pytest.raises(access.AccessError, match="no list of académies"):
+        access.read_academies(spec, tmp_path / "missing.duckdb")
+
+
+def test_make_analyst_refuses_an_unknown_academy_and_hides_the_password():
+    dry = subprocess.run(
+        ["make", "-n", "analyst", "ACADEMY=10", "USERNAME=jdupont", "PASSWORD=s3cret-pw"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert "--academy '10' --username 'jdupont'" in dry.stdout
+    assert "s3cret-pw" not in dry.stdout
+    if not SUPERSET_PY.exists():
+        pytest.skip("no Superset environment (make env-superset)")
+    for academy in ("99", "ZZ"):
+        proc = subprocess.run(
+            ["make", "--no-print-directory", "analyst", f"ACADEMY={academy}", "USERNAME=x"],
+            cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode != 0
+        assert f"unknown académie '{academy}'" in proc.stderr
+    usage = subprocess.run(["make", "--no-print-directory", "analyst", "USERNAME=x"],
+                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert usage.returncode != 0 and "usage: make analyst" in usage.stderr
+
+
+# ---- superset_config.py: metadata database and caches (docker-compose.yml) -------------------
+def _config_values(home: Path, *names: str, **env: str) -> dict:
+    import json
+
+    full = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SUPERSET_DATABASE_URI", "SUPERSET_REDIS_URL", "SUPERSET_DATA_CACHE_TIMEOUT")
+    }
+    full.update(SUPERSET_HOME=str(home), PYTHONPATH=str(REPO_ROOT / "src"), EXAMS_MODE="test")
+    full.update(env)
+    code = (
+        "import json, runpy, sys; cfg = runpy.run_path(sys.argv[1]); "
+        "print(json.dumps({k: cfg.get(k) for k in sys.argv[2:]}))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(CONFIG_FILE), *names],
+        env=full, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+NAMES = ("SQLALCHEMY_DATABASE_URI", "CACHE_CONFIG", "DATA_CACHE_CONFIG", "FEATURE_FLAGS",
+         "RATELIMIT_STORAGE_URI")  # fmt: skip
+
+
+def test_config_defaults_to_sqlite_and_in_process_caches(tmp_path):
+    cfg = _config_values(tmp_path, *NAMES)
+    assert cfg["SQLALCHEMY_DATABASE_URI"].startswith(f"sqlite:///{tmp_path}/superset.db")
+    assert cfg["CACHE_CONFIG"]["CACHE_TYPE"] == "SimpleCache"
+    assert cfg["DATA_CACHE_CONFIG"]["CACHE_TYPE"] == "SimpleCache"
+    # a nightly publication shows on the dashboards within a minute
+    assert cfg["DATA_CACHE_CONFIG"]["CACHE_DEFAULT_TIMEOUT"] <= 60
+    assert cfg["FEATURE_FLAGS"]["ALLOW_ADHOC_SUBQUERY"] is False
+    assert cfg["RATELIMIT_STORAGE_URI"] is None
+
+
+def test_config_reads_the_metadata_uri_and_redis_from_the_environment(tmp_path):
+    uri = "postgresql+psycopg2://exams:pw@postgres:5432/superset"
+    redis = "redis://redis:6379/0"
+    cfg = _config_values(tmp_path, *NAMES, SUPERSET_DATABASE_URI=uri, SUPERSET_REDIS_URL=redis)
+    assert cfg["SQLALCHEMY_DATABASE_URI"] == uri
+    for name in ("CACHE_CONFIG", "DATA_CACHE_CONFIG"):
+        assert cfg[name]["CACHE_TYPE"] == "RedisCache"
+        assert cfg[name]["CACHE_REDIS_URL"] == redis
+    assert cfg["CACHE_CONFIG"]["CACHE_KEY_PREFIX"] != cfg["DATA_CACHE_CONFIG"]["CACHE_KEY_PREFIX"]
+    assert cfg["RATELIMIT_STORAGE_URI"] == redis
+    assert not (tmp_path / "superset.db").exists()
+    if not SUPERSET_PY.exists():
+        return
+    # flask-caching (Superset's environment) builds both caches from it, without connecting
+    code = (
+        "import runpy, sys; from flask import Flask; from flask_caching import Cache; "
+        "cfg = runpy.run_path(sys.argv[1]); "
+        "print(*[type(Cache(Flask('t'), config=cfg[n]).cache).__name__ "
+        "for n in ('CACHE_CONFIG', 'DATA_CACHE_CONFIG')])"
+    )
+    env = {**os.environ, "SUPERSET_HOME": str(tmp_path), "EXAMS_MODE": "test",
+           "SUPERSET_DATABASE_URI": uri, "SUPERSET_REDIS_URL": redis}  # fmt: skip
+    proc = subprocess.run([str(SUPERSET_PY), "-c", code, str(CONFIG_FILE)], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["RedisCache", "RedisCache"]

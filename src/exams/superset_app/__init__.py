@@ -1,8 +1,9 @@
 """Apache Superset for the published warehouse: configuration, dashboard bundle, set-up, serving.
 
 Run with the Superset environment: ``.venv/superset/bin/python -m exams.superset_app {setup,build,
-serve,render}``. This module and :mod:`exams.superset_app.bundle` import only the standard library
-(and PyYAML for the bundle), never ``superset``: other environments may import them.
+serve,render,analyst}``. This module, :mod:`exams.superset_app.bundle` and the planning half of
+:mod:`exams.superset_app.access` import only the standard library and PyYAML, never ``superset``:
+other environments may import them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,19 @@ DEFAULT_PORT = 8088
 def superset_home() -> Path:
     """Superset's private folder (SQLite metadata, secret key, generated admin password)."""
     return _path(os.environ.get("SUPERSET_HOME") or "data/superset")
+
+
+def metadata_uri() -> str:
+    """Superset's metadata database: SUPERSET_DATABASE_URI (PostgreSQL in docker-compose.yml),
+    else SQLite in $SUPERSET_HOME."""
+    return os.environ.get("SUPERSET_DATABASE_URI") or (
+        f"sqlite:///{superset_home() / 'superset.db'}?check_same_thread=false"
+    )
+
+
+def sqlite_metadata_file() -> Path | None:
+    """The SQLite metadata file, or None when the metadata lives elsewhere (PostgreSQL)."""
+    return None if os.environ.get("SUPERSET_DATABASE_URI") else superset_home() / "superset.db"
 
 
 def superset_env(extra: dict[str, str] | None = None) -> dict[str, str]:

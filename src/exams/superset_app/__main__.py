@@ -1,13 +1,19 @@
-"""``python -m exams.superset_app {setup,build,serve,render}`` — run with .venv/superset's python.
+"""``python -m exams.superset_app {setup,build,serve,render,analyst}`` — with .venv/superset's python.
 
-setup   superset db upgrade → admin user → superset init → import the dashboards (idempotent;
-        --skip-import: everything but the import, which needs no warehouse)
-build   render dashboards/ into a ZIP (temporary folder) and import it (overwrite, idempotent)
+setup   superset db upgrade → admin user → superset init → import the dashboards and apply
+        dashboards/security.yaml (idempotent; --skip-import: everything but the import, which
+        needs no warehouse)
+build   render dashboards/ into a ZIP (temporary folder), import it (overwrite) and apply
+        dashboards/security.yaml (roles, row-level security); idempotent
+analyst a rectorat analyst's account bound to one académie's role (idempotent; an unknown
+        académie is refused): --academy 10 --username jdupont, password from
+        SUPERSET_ANALYST_PASSWORD (generated and printed for a new account when empty)
 serve   gunicorn in the foreground on 0.0.0.0:${SUPERSET_PORT:-8088}
 render  only write the ZIP somewhere (for inspection)
 
 Settings (environment): EXAMS_WAREHOUSE (published DuckDB file), SUPERSET_HOME (default
-data/superset), SUPERSET_SECRET_KEY (required outside EXAMS_MODE demo/test),
+data/superset), SUPERSET_DATABASE_URI (metadata; default SQLite in the home), SUPERSET_REDIS_URL
+(caches; default in-process), SUPERSET_SECRET_KEY (required outside EXAMS_MODE demo/test),
 SUPERSET_ADMIN_PASSWORD (else generated once and kept in $SUPERSET_HOME/admin_password),
 SUPERSET_PORT, SUPERSET_BIND_HOST (default 0.0.0.0).
 """
@@ -29,6 +35,7 @@ from exams.superset_app import (
     ADMIN_USERNAME,
     BUNDLE_DIR,
     DEFAULT_PORT,
+    sqlite_metadata_file,
     superset_env,
     superset_home,
 )
@@ -104,7 +111,9 @@ def admin_password() -> tuple[str, str]:
 
 def admin_exists() -> bool | None:
     """Whether the admin user is already in the SQLite metadata (None: cannot tell)."""
-    db_file = superset_home() / "superset.db"
+    db_file = sqlite_metadata_file()
+    if db_file is None:
+        return None
     if not db_file.is_file():
         return False
     try:
@@ -171,7 +180,13 @@ def build(allow_missing_warehouse: bool = False) -> None:
         if proc.returncode != 0:
             sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
             raise SystemExit(f"dashboard import failed (exit {proc.returncode})")
-    log(f"dashboards imported from {BUNDLE_DIR} on {wh}")
+    for line in proc.stderr.splitlines():
+        if line.startswith("warning:"):
+            log(line)
+    summary = [line for line in proc.stdout.splitlines() if line.startswith("imported")]
+    if summary:
+        log(summary[-1])
+    log(f"dashboards imported from {BUNDLE_DIR} on {wh}, access from security.yaml applied")
 
 
 def setup(allow_missing_warehouse: bool = False, skip_import: bool = False) -> None:
@@ -180,8 +195,15 @@ def setup(allow_missing_warehouse: bool = False, skip_import: bool = False) -> N
     home.mkdir(parents=True, exist_ok=True)
     if not skip_import:
         check_warehouse(allow_missing_warehouse)
-        # Validate the bundle before the slow steps.
-        bundle_mod.validate(bundle_mod.load(BUNDLE_DIR))
+        # Validate the bundle and security.yaml before the slow steps.
+        from exams.superset_app import access
+
+        bundle = bundle_mod.load(BUNDLE_DIR)
+        bundle_mod.validate(bundle)
+        try:
+            access.load_plan(bundle, warehouse(), allow_no_academies=True)
+        except access.AccessError as exc:
+            raise SystemExit(f"error: {exc}") from exc
     log(f"home {home}")
     run_superset("db", "upgrade")
     ensure_admin()
@@ -194,11 +216,45 @@ def setup(allow_missing_warehouse: bool = False, skip_import: bool = False) -> N
         log(f"log in as '{ADMIN_USERNAME}' with password {password} (kept in {source})")
 
 
+# ---- analysts -----------------------------------------------------------------------------
+def analyst(academy: str, username: str) -> None:
+    """A rectorat analyst bound to one académie's role (access.py, in a Superset process)."""
+    from exams.superset_app import access
+
+    if academy.isdigit() and len(academy) == 1:
+        academy = academy.zfill(2)  # ACADEMY=1 → 01, as in the seed
+    try:
+        plan = access.load_plan(warehouse=warehouse())
+    except access.AccessError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    if plan.academy_role(academy) is None:
+        known = ", ".join(r.academy.code for r in plan.roles if r.academy)
+        raise SystemExit(f"error: unknown académie {academy!r} (known: {known})")
+    if not username.strip() or any(c.isspace() for c in username):
+        raise SystemExit(f"error: invalid user name {username!r}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "exams.superset_app.access", "analyst", "--academy", academy,
+         "--username", username],
+        env=superset_env(),
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-2000:] + proc.stderr[-4000:])
+        raise SystemExit(f"analyst account not created (exit {proc.returncode})")
+    for line in proc.stdout.splitlines():
+        if not line.startswith("Loaded your LOCAL configuration"):
+            log(line)
+
+
 # ---- serve --------------------------------------------------------------------------------
 def imported_warehouse_uris() -> list[str] | None:
     """The DuckDB URIs Superset's metadata holds (None: cannot tell)."""
+    db_file = sqlite_metadata_file()
+    if db_file is None:
+        return None
     try:
-        con = sqlite3.connect(f"file:{superset_home() / 'superset.db'}?mode=ro", uri=True)
+        con = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
         try:
             rows = con.execute("SELECT sqlalchemy_uri FROM dbs").fetchall()
         finally:
@@ -212,7 +268,8 @@ def serve() -> None:
     port = int(os.environ.get("SUPERSET_PORT") or DEFAULT_PORT)
     host = os.environ.get("SUPERSET_BIND_HOST") or "0.0.0.0"
     gunicorn = Path(sys.executable).parent / "gunicorn"
-    if not (superset_home() / "superset.db").is_file():
+    db_file = sqlite_metadata_file()
+    if db_file is not None and not db_file.is_file():
         raise SystemExit("Superset is not set up: run `make superset-setup` first")
     expected_uri = f"duckdb:///{bundle_mod.warehouse_path(warehouse())}"
     uris = imported_warehouse_uris()
@@ -272,6 +329,9 @@ def main(argv: list[str] | None = None) -> None:
                 action="store_true",
                 help="metadata, admin and roles only (no warehouse needed); `build` imports later",
             )
+    p = sub.add_parser("analyst", help="rectorat analyst account (make analyst)")
+    p.add_argument("--academy", required=True, help="académie code, e.g. 10")
+    p.add_argument("--username", required=True)
     sub.add_parser("serve")
     p = sub.add_parser("render")
     p.add_argument("out", type=Path, help="ZIP to write")
@@ -280,6 +340,8 @@ def main(argv: list[str] | None = None) -> None:
         setup(args.allow_missing_warehouse, args.skip_import)
     elif args.cmd == "build":
         build(args.allow_missing_warehouse)
+    elif args.cmd == "analyst":
+        analyst(args.academy, args.username)
     elif args.cmd == "serve":
         serve()
     elif args.cmd == "render":

@@ -18,6 +18,8 @@ import yaml
 
 PLACEHOLDER = "${EXAMS_WAREHOUSE}"
 ZIP_ROOT = "exams_dashboards"
+# Roles and row-level security (access.py): beside the bundle, never in the ZIP.
+ACCESS_FILE = "security.yaml"
 
 
 class BundleError(ValueError):
@@ -57,6 +59,8 @@ def load(bundle_dir: Path) -> Bundle:
         raise BundleError(f"{bundle_dir}: no metadata.yaml")
     for path in sorted(bundle_dir.rglob("*.yaml")):
         rel = path.relative_to(bundle_dir).as_posix()
+        if rel == ACCESS_FILE:
+            continue
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:

@@ -7,8 +7,8 @@ reach an existing Superset. This runs, in one app context and as the admin user,
 import commands for databases, datasets, charts, then dashboards — each with overwrite=True —
 which makes the import idempotent: Superset ends up with exactly what the bundle says.
 
-It then (re)defines the role ``Analyste``: Superset's Gamma permissions plus read access to the
-bundle's datasets (the marts) and nothing else — no SQL Lab, so no way to the audit schema.
+It then applies dashboards/security.yaml (access.py): the Ministère role, one role per académie
+with its row-level security rule, no SQL Lab for any of them — the same result on every re-run.
 
 Run by ``python -m exams.superset_app build`` in the Superset environment (needs
 SUPERSET_CONFIG_PATH): ``python -m exams.superset_app.importer bundle.zip [username]``.
@@ -24,6 +24,10 @@ from zipfile import ZipFile
 
 import yaml
 
+from exams import settings
+from exams.superset_app import BUNDLE_DIR, access
+from exams.superset_app import bundle as bundle_mod
+
 # (import command module, class, metadata type the command validates)
 COMMANDS = [
     ("superset.commands.database.importers.v1", "ImportDatabasesCommand", "Database"),
@@ -31,30 +35,6 @@ COMMANDS = [
     ("superset.commands.chart.importers.v1", "ImportChartsCommand", "Slice"),
     ("superset.commands.dashboard.importers.v1", "ImportDashboardsCommand", "Dashboard"),
 ]
-
-
-ANALYST_ROLE = "Analyste"
-
-
-def sync_analyst_role(dataset_uuids: list[str]) -> None:
-    """Gamma + datasource_access on the given datasets, exactly (re-run: same result)."""
-    from uuid import UUID
-
-    from superset import db, security_manager
-    from superset.connectors.sqla.models import SqlaTable
-
-    security_manager.copy_role("Gamma", ANALYST_ROLE, merge=False)
-    role = security_manager.find_role(ANALYST_ROLE)
-    datasets = db.session.query(SqlaTable).filter(
-        SqlaTable.uuid.in_([UUID(u) for u in dataset_uuids])
-    )
-    for dataset in datasets:
-        pvm = security_manager.find_permission_view_menu(
-            "datasource_access", dataset.perm
-        ) or security_manager.add_permission_view_menu("datasource_access", dataset.perm)
-        if pvm not in role.permissions:
-            role.permissions.append(pvm)
-    db.session.commit()
 
 
 def import_bundle(zip_path: str, username: str = "admin") -> list[str]:
@@ -82,13 +62,15 @@ def import_bundle(zip_path: str, username: str = "admin") -> list[str]:
                 typed["metadata.yaml"] = yaml.safe_dump({**metadata, "type": model_type})
                 command_cls(typed, overwrite=True).run()
                 done.append(model_type)
-        dataset_uuids = [
-            str(yaml.safe_load(text)["uuid"])
+        # Access from the bundle just imported (not from dashboards/, which may differ).
+        imported = bundle_mod.Bundle(root=BUNDLE_DIR)
+        imported.files = {
+            name: yaml.safe_load(text)
             for name, text in contents.items()
-            if name.startswith("datasets/")
-        ]
-        sync_analyst_role(dataset_uuids)
-        done.append(f"role {ANALYST_ROLE}")
+            if name.endswith(".yaml") and name != "metadata.yaml"
+        }
+        plan = access.load_plan(imported, settings.load().warehouse, allow_no_academies=True)
+        done += access.apply(plan)
         return done
 
 

@@ -1,10 +1,14 @@
 """Superset configuration, loaded by Superset through ``SUPERSET_CONFIG_PATH``.
 
-- Metadata: SQLite in ``$SUPERSET_HOME`` (default ``data/superset/``).
+- Home: ``$SUPERSET_HOME`` (default ``data/superset/``): SQLite metadata unless
+  ``SUPERSET_DATABASE_URI``, secret key in demo/test mode.
 - ``SECRET_KEY`` from ``SUPERSET_SECRET_KEY``. In demo/test mode (``EXAMS_MODE``) a random key is
   generated once and kept in ``$SUPERSET_HOME/.secret_key``; in any other mode Superset refuses
   to start without it (never a fixed default).
-- CSRF on, simple in-process caches, no examples, French UI and number format.
+- Metadata: ``SUPERSET_DATABASE_URI`` when set (PostgreSQL in docker-compose.yml).
+- CSRF on; no SQL Lab for the roles of dashboards/security.yaml; ad-hoc subqueries refused.
+- Caches: Redis when ``SUPERSET_REDIS_URL`` is set, else in-process; chart data kept 60 s.
+- No examples, French UI and number format.
 
 Superset executes this file with ``spec_from_file_location``: keep it self-contained apart from the
 light ``exams.superset_app`` helpers.
@@ -18,7 +22,7 @@ import sys
 from datetime import timedelta
 
 from exams.settings import DEMO_MODES
-from exams.superset_app import superset_home
+from exams.superset_app import metadata_uri, superset_home
 
 _HOME = superset_home()
 _HOME.mkdir(parents=True, exist_ok=True)
@@ -46,7 +50,8 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 
-SQLALCHEMY_DATABASE_URI = f"sqlite:///{_HOME / 'superset.db'}?check_same_thread=false"
+# SUPERSET_DATABASE_URI (PostgreSQL in docker-compose.yml), else SQLite in the home.
+SQLALCHEMY_DATABASE_URI = metadata_uri()
 
 # --- security ----------------------------------------------------------------------------
 WTF_CSRF_ENABLED = True
@@ -59,6 +64,9 @@ PUBLIC_ROLE_LIKE = None
 FAB_ADD_SECURITY_API = True
 FEATURE_FLAGS = {
     "ENABLE_TEMPLATE_PROCESSING": False,
+    # No subquery in ad-hoc metrics, columns or filters: an analyst's custom SQL cannot reach a
+    # table their role does not hold (audit.*), nor get round row-level security.
+    "ALLOW_ADHOC_SUBQUERY": False,
     "ALERT_REPORTS": False,
     "THUMBNAILS": False,
     "EMBEDDED_SUPERSET": False,
@@ -83,19 +91,31 @@ TALISMAN_CONFIG = {
     "session_cookie_secure": False,
 }
 
-# --- caches (flask-caching 2.3.1; SimpleCache lives in the single gunicorn worker) -----------
+# --- caches (flask-caching 2.3.1) ----------------------------------------------------------
+# SUPERSET_REDIS_URL set (docker-compose.yml): RedisCache, shared by every gunicorn worker and
+# the init container. Otherwise SimpleCache, private to the single gunicorn worker.
+# Chart data is cached SUPERSET_DATA_CACHE_TIMEOUT seconds (default 60): a nightly publication
+# (a new file os.replace()d onto the served path, which Superset cannot see) shows on the
+# dashboards within a minute, while a dashboard's burst of identical queries is still served
+# from the cache. The import needs no cache clearing: a changed chart, dataset or row-level
+# security rule changes the query, hence the cache key.
+_REDIS_URL = os.environ.get("SUPERSET_REDIS_URL", "")
+DATA_CACHE_TIMEOUT = int(os.environ.get("SUPERSET_DATA_CACHE_TIMEOUT", "60"))
+
+
+def _cache(prefix: str, timeout: int) -> dict:
+    config = {"CACHE_DEFAULT_TIMEOUT": timeout, "CACHE_KEY_PREFIX": prefix}
+    if _REDIS_URL:
+        return {**config, "CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": _REDIS_URL}
+    return {**config, "CACHE_TYPE": "SimpleCache"}
+
+
 CACHE_DEFAULT_TIMEOUT = 300
-CACHE_CONFIG = {
-    "CACHE_TYPE": "SimpleCache",
-    "CACHE_DEFAULT_TIMEOUT": 300,
-    "CACHE_KEY_PREFIX": "superset_meta_",
-}
-# Query results: the warehouse is replaced at most nightly; keep results briefly.
-DATA_CACHE_CONFIG = {
-    "CACHE_TYPE": "SimpleCache",
-    "CACHE_DEFAULT_TIMEOUT": int(os.environ.get("SUPERSET_DATA_CACHE_TIMEOUT", "600")),
-    "CACHE_KEY_PREFIX": "superset_data_",
-}
+CACHE_CONFIG = _cache("superset_meta_", 300)
+DATA_CACHE_CONFIG = _cache("superset_data_", DATA_CACHE_TIMEOUT)
+if _REDIS_URL:
+    # login rate limits counted across workers, not per process
+    RATELIMIT_STORAGE_URI = _REDIS_URL
 
 # --- no examples -------------------------------------------------------------------------
 # Examples are only created by `superset load-examples`, which set-up never runs.
