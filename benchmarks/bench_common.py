@@ -1,0 +1,42 @@
+"""What the three implementations share: the contract's columns and the choice of input files.
+
+Stdlib only (imported by bench.py, raw_duckdb.py and pandas_ref.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# bench.py --ref REV points this at the benchmarked snapshot's seeds
+SEEDS_DIR = Path(os.environ.get("BENCH_SEEDS_DIR") or REPO_ROOT / "dbt_project" / "seeds")
+NAME_RE = re.compile(r"^NDRC_(\d{4})_(\d{2})_(\d{8}T\d{6})\.csv$")
+
+# warehouse-contract.md, schema marts (names and order are the contract's)
+PASS_RATES_KEYS = ["session", "academy_code", "candidate_category"]
+PASS_RATES = [
+    "session", "academy_code", "academy_name", "candidate_category", "access_route",
+    "registered", "incomplete", "present", "admitted", "controle", "refused", "absent",
+    "pass_rate",
+]  # fmt: skip
+BLOCKS_KEYS = ["session", "academy_code", "candidate_category", "unit_code"]
+BLOCKS = [
+    "session", "academy_code", "candidate_category", "access_route", "unit_code", "block_code",
+    "assessed", "acquired", "acquired_by_non_admitted", "vae_validated", "acquisition_rate",
+]  # fmt: skip
+RATES = {"pass_rate", "acquisition_rate"}
+
+
+def latest_exports(raw_dir: Path) -> list[Path]:
+    """The latest well-named export of each (session, académie), as a hand-written script would
+    pick them from the file names (the pipeline does it with its manifest)."""
+    latest: dict[tuple[str, str], tuple[str, Path]] = {}
+    for path in sorted(raw_dir.glob("*.csv")):
+        m = NAME_RE.match(path.name)
+        if m:
+            key = (m.group(1), m.group(2))
+            if key not in latest or latest[key][0] < m.group(3):
+                latest[key] = (m.group(3), path)
+    return [p for _, p in sorted(latest.values(), key=lambda v: v[1].name)]

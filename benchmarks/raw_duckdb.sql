@@ -1,0 +1,137 @@
+-- Hand-optimised reference: marts.pass_rates and marts.block_capitalisation straight from the
+-- export CSVs (domain.md's rules; warehouse-contract.md's columns), without validation,
+-- quarantine, pseudonymisation, audit or tests: the floor the pipeline is measured against.
+--
+-- One pass over the rows: a single hash aggregation per candidate that also keeps, per épreuve,
+-- bit masks (assessed, grade >= 10, VA, sat) so that units need no second GROUP BY; only U5
+-- (two épreuves) needs its weighted margin. Placeholders filled by raw_duckdb.py:
+--   {{files}}  list literal of the latest export of each session × académie
+--   {{seeds}}  the dbt seeds folder (reference data: coefficients, units, categories, names)
+
+CREATE TEMP TABLE epreuves AS
+SELECT
+    code_epreuve, unit_code, block_code, coefficient, is_mandatory,
+    row_number() OVER (ORDER BY code_epreuve) - 1 AS bit
+FROM read_csv('{{seeds}}/ref_epreuves.csv', header = true,
+              types = {'block_code': 'VARCHAR', 'coefficient': 'INTEGER'});
+
+CREATE TEMP TABLE units AS
+SELECT unit_code, min(block_code) AS block_code, bool_and(is_mandatory) AS is_mandatory,
+    sum(1::BIGINT << bit) AS umask
+FROM epreuves GROUP BY unit_code;
+
+CREATE TEMP TABLE categories AS
+SELECT * FROM read_csv('{{seeds}}/ref_candidate_categories.csv', header = true);
+
+CREATE TEMP TABLE academies AS
+SELECT * FROM read_csv('{{seeds}}/ref_academies.csv', header = true,
+                       types = {'academy_code': 'VARCHAR'});
+
+CREATE TEMP TABLE candidates AS
+WITH r AS (
+    SELECT
+        f.session, f.code_academie AS academy_code, f.numero_candidat,
+        f.categorie_candidat AS cat, f.statut, e.unit_code, e.block_code, e.is_mandatory,
+        e.coefficient AS coef, 1::BIGINT << e.bit AS b,
+        CAST(f.note * 100 AS INTEGER) AS g,
+        CASE WHEN f.statut = 'ABJ' THEN 0 ELSE CAST(f.note * 100 AS INTEGER) END AS pts,
+        f.statut IN ('NOTE', 'ABJ', 'BEN') AS counts
+    FROM read_csv({{files}}, header = true, delim = ';', quote = '"', decimal_separator = ',',
+        auto_detect = false, columns = {
+            'session': 'INTEGER', 'code_academie': 'VARCHAR', 'numero_candidat': 'VARCHAR',
+            'nom': 'VARCHAR', 'prenom': 'VARCHAR', 'date_naissance': 'VARCHAR',
+            'sexe': 'VARCHAR', 'uai_etablissement': 'VARCHAR', 'categorie_candidat': 'VARCHAR',
+            'code_epreuve': 'VARCHAR', 'forme': 'VARCHAR', 'statut': 'VARCHAR',
+            'note': 'DECIMAL(5,2)', 'session_origine': 'VARCHAR', 'decision': 'VARCHAR',
+            'moyenne': 'VARCHAR'}) AS f
+    JOIN epreuves AS e ON e.code_epreuve = f.code_epreuve
+)
+SELECT
+    session, numero_candidat,
+    min(academy_code) AS academy_code,
+    min(cat) AS candidate_category,
+    min(cat) = max(cat) AS one_category,
+    count(*) FILTER (WHERE is_mandatory) AS n_mandatory_rows,
+    coalesce(bit_or(b) FILTER (WHERE is_mandatory), 0) AS mandatory_mask,
+    coalesce(sum(coef) FILTER (WHERE is_mandatory AND counts), 0) AS w,
+    coalesce(sum(coef * pts) FILTER (WHERE is_mandatory AND counts), 0)
+        + coalesce(sum(greatest(g - 1000, 0)) FILTER (WHERE NOT is_mandatory AND statut = 'NOTE'), 0)
+        AS p,
+    coalesce(sum(coef) FILTER (WHERE is_mandatory AND counts AND block_code IS NOT NULL), 0) AS pw,
+    coalesce(sum(coef * pts) FILTER (WHERE is_mandatory AND counts AND block_code IS NOT NULL), 0)
+        AS pp,
+    bool_or(statut = 'NOTE') AS has_note,
+    bool_or(is_mandatory AND statut = 'AB') AS has_ab,
+    bit_or(CASE WHEN statut IN ('NOTE', 'ABJ') THEN b ELSE 0 END) AS assessed_mask,
+    bit_or(CASE WHEN statut IN ('NOTE', 'ABJ') AND pts >= 1000 THEN b ELSE 0 END) AS pass_mask,
+    bit_or(CASE WHEN statut = 'VA' THEN b ELSE 0 END) AS va_mask,
+    bit_or(CASE WHEN statut = 'NOTE' THEN b ELSE 0 END) AS sat_mask,
+    sum(coef * (pts - 1000)) FILTER (WHERE unit_code = 'U5') AS u5_margin
+FROM r
+GROUP BY session, numero_candidat;
+
+CREATE TEMP TABLE decided AS
+SELECT
+    c.session, c.academy_code, c.candidate_category, k.access_route, k.is_vae,
+    c.assessed_mask, c.pass_mask, c.va_mask, c.sat_mask, c.u5_margin,
+    c.one_category AND c.n_mandatory_rows = m.n AND c.mandatory_mask = m.mask AS is_complete,
+    c.has_note OR k.is_vae AS is_present,
+    CASE
+        WHEN NOT (c.one_category AND c.n_mandatory_rows = m.n AND c.mandatory_mask = m.mask)
+            THEN NULL
+        WHEN NOT c.has_note AND NOT k.is_vae THEN 'ABSENT'
+        WHEN c.has_ab THEN 'REFUSE'
+        WHEN c.w = 0 OR c.p >= 1000 * c.w THEN 'ADMIS'
+        WHEN c.session >= 2022 AND c.p >= 800 * c.w AND c.pw > 0 AND c.pp >= 1000 * c.pw
+            THEN 'CONTROLE'
+        ELSE 'REFUSE'
+    END AS decision
+FROM candidates AS c
+JOIN categories AS k ON k.candidate_category = c.candidate_category
+CROSS JOIN (
+    SELECT count(*) AS n, sum(1::BIGINT << bit) AS mask FROM epreuves WHERE is_mandatory
+) AS m;
+
+CREATE TEMP TABLE pass_rates AS
+SELECT
+    d.session, d.academy_code, a.academy_name, d.candidate_category, d.access_route,
+    count(*) AS registered,
+    count(*) FILTER (WHERE NOT d.is_complete) AS incomplete,
+    count(*) FILTER (WHERE d.is_complete AND d.is_present) AS present,
+    count(*) FILTER (WHERE d.decision = 'ADMIS') AS admitted,
+    count(*) FILTER (WHERE d.decision = 'CONTROLE') AS controle,
+    count(*) FILTER (WHERE d.decision = 'REFUSE') AS refused,
+    count(*) FILTER (WHERE d.decision = 'ABSENT') AS absent,
+    CAST(count(*) FILTER (WHERE d.decision = 'ADMIS')
+        / nullif(count(*) FILTER (WHERE d.is_complete AND d.is_present), 0) AS DOUBLE) AS pass_rate
+FROM decided AS d
+LEFT JOIN academies AS a ON a.academy_code = d.academy_code
+GROUP BY ALL;
+
+-- units of complete candidates: U1–U6 always, UF1 when EF1 was sat
+CREATE TEMP TABLE block_capitalisation AS
+WITH unit_rows AS (
+    SELECT
+        d.session, d.academy_code, d.candidate_category, d.access_route, d.decision,
+        u.unit_code, u.block_code,
+        (d.assessed_mask & u.umask) = u.umask AS is_assessed,
+        (d.assessed_mask & u.umask) = u.umask AND CASE
+            WHEN u.unit_code = 'U5' THEN d.u5_margin >= 0
+            ELSE (d.pass_mask & u.umask) = u.umask
+        END AS is_acquired,
+        (d.va_mask & u.umask) = u.umask AS is_vae_validated
+    FROM decided AS d
+    CROSS JOIN units AS u
+    WHERE d.is_complete AND (u.is_mandatory OR (d.sat_mask & u.umask) <> 0)
+)
+SELECT
+    session, academy_code, candidate_category, access_route, unit_code, block_code,
+    count(*) FILTER (WHERE is_assessed) AS assessed,
+    count(*) FILTER (WHERE is_acquired) AS acquired,
+    count(*) FILTER (WHERE (is_acquired OR is_vae_validated) AND decision IS DISTINCT FROM 'ADMIS')
+        AS acquired_by_non_admitted,
+    count(*) FILTER (WHERE is_vae_validated) AS vae_validated,
+    CAST(count(*) FILTER (WHERE is_acquired) / nullif(count(*) FILTER (WHERE is_assessed), 0)
+        AS DOUBLE) AS acquisition_rate
+FROM unit_rows
+GROUP BY ALL;
