@@ -12,7 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import duckdb
-from conftest import SAMPLE_DIR, pipeline_env, run_exams
+from pipeline_support import SAMPLE_DIR, pipeline_env, run_exams
 
 PERSONAL = {"nom", "prenom", "date_naissance", "numero_candidat", "candidate_number"}
 
