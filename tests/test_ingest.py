@@ -71,7 +71,7 @@ ROW_CASES = {
     "DI_NOT_ALLOWED": {"code_epreuve": "E4", "statut": "DI", "note": ""},
     "CCF_NOT_ALLOWED": {"code_epreuve": "E1", "forme": "CCF"},
     "INVALID_DECISION": {"decision": "PASSED"},
-    "INVALID_MOYENNE": {"moyenne": "21"},
+    "INVALID_MOYENNE": {"moyenne": "12,5,0"},
     "MISSING_CANDIDATE_NUMBER": {"numero_candidat": ""},
 }
 
@@ -241,3 +241,14 @@ def test_a_seed_correction_rechecks_cached_rows(tmp_path: Path, monkeypatch) -> 
     con = ingest(tmp_path / "raw", tmp_path)
     assert quarantine(con) == {}
     assert con.execute("SELECT rows_quarantined FROM raw.file_manifest").fetchone()[0] == 0
+
+
+def test_a_jury_average_above_20_is_valid(tmp_path: Path) -> None:
+    """Optional-épreuve points can lift an average above 20 (e.g. 20 everywhere + EF1 at 20)."""
+    path = write_clean(tmp_path / "raw")
+    lines = read_lines(path)
+    for i in range(2, 9):
+        set_field(lines, i, moyenne="20,48")
+    write_lines(path, lines)
+    con = ingest(tmp_path / "raw", tmp_path)
+    assert quarantine(con) == {}

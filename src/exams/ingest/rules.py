@@ -42,7 +42,7 @@ REASONS: dict[str, str] = {
     "DI_NOT_ALLOWED": "statut DI on an épreuve without dispense (ref_epreuves.di_allowed)",
     "CCF_NOT_ALLOWED": "CCF for an épreuve or a category that does not allow it",
     "INVALID_DECISION": "decision is not ADMIS, REFUSE, CONTROLE or ABSENT",
-    "INVALID_MOYENNE": "moyenne is not a number in 0–20",
+    "INVALID_MOYENNE": "moyenne is not a non-negative number (it may exceed 20: optional points)",
     "DUPLICATE_EPREUVE": "the candidate already has a row for this épreuve (earlier line kept)",
 }
 
@@ -109,8 +109,7 @@ def validation_sql(source: str) -> str:
         ("INVALID_DECISION", "r.decision NOT IN ('', 'ADMIS', 'REFUSE', 'CONTROLE', 'ABSENT')",
          "'decision ''' || r.decision || ''''"),
         ("INVALID_MOYENNE",
-         f"r.moyenne <> '' AND ({moy} IS NULL OR {moy} < 0 OR {moy} > 20 "
-         f"OR NOT regexp_full_match(r.moyenne, '{NUM}'))",
+         f"r.moyenne <> '' AND ({moy} IS NULL OR NOT regexp_full_match(r.moyenne, '{NUM}'))",
          "'moyenne ''' || r.moyenne || ''''"),
         ("DUPLICATE_EPREUVE", "dup_rank > 1", "'again ' || r.code_epreuve || ' (first on line ' || first_line || ')'"),
     ]  # fmt: skip
