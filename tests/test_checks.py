@@ -58,6 +58,9 @@ BREAK = [
     "UPDATE audit.file_manifest SET rows_quarantined = rows_quarantined + 1, "
     "rows_loaded = rows_loaded - 1 WHERE rowid = 1",
     "UPDATE audit.file_manifest SET status = 'LOST' WHERE rowid = 2",
+    # raw_exports: a file rejected for its columns, a file with a third of its rows quarantined
+    "UPDATE audit.file_manifest SET reason = 'MISSING_COLUMN: statut' WHERE rowid = 3",
+    "UPDATE audit.file_manifest SET rows_quarantined = rows_total // 3 WHERE rowid = 4",
     # jury_reconciliation: a file where a tenth of the jury decisions differ
     "UPDATE marts.fct_candidate_session SET decision_matches = false WHERE rowid % 10 = 0",
     # staged_rows

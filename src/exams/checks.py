@@ -43,6 +43,7 @@ def load_suites(folder: Path | None = None) -> list[dict]:
 def _kwargs(kwargs: dict, s: Settings) -> dict:
     params = {
         "mismatch_warn_share": s.mismatch_warn_share,
+        "quarantine_warn_share": s.quarantine_warn_share,
         "volume_min_ratio": 1 - s.volume_warn_ratio,
         "volume_max_ratio": 1 + s.volume_warn_ratio,
     }

@@ -32,6 +32,7 @@ class Settings:
     secrecy_threshold: int
     mismatch_warn_share: float
     volume_warn_ratio: float
+    quarantine_warn_share: float = 0.02
 
     state_dir_override: Path | None = None
 
@@ -94,5 +95,6 @@ def load() -> Settings:
         secrecy_threshold=int(env("EXAMS_SECRECY_THRESHOLD", "5")),
         mismatch_warn_share=float(env("EXAMS_MISMATCH_WARN_SHARE", "0.05")),
         volume_warn_ratio=float(env("EXAMS_VOLUME_WARN_RATIO", "0.5")),
+        quarantine_warn_share=float(env("EXAMS_QUARANTINE_WARN_SHARE", "0.02")),
         state_dir_override=_path(env("EXAMS_STATE_DIR")) if env("EXAMS_STATE_DIR") else None,
     )
