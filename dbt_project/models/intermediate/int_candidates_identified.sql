@@ -55,11 +55,19 @@ per_candidate as (
         arg_min(reported_decision, line_number) as reported_decision,
         arg_min(reported_average_hundredths, line_number) as reported_average_hundredths,
         count(*) filter (where is_quarantined) as n_quarantined_rows,
-        count(distinct code_epreuve) filter (where is_mandatory and not is_quarantined)
-            as n_mandatory_epreuves,
+        -- ingest quarantines every repeated candidate × épreuve line, so the valid mandatory
+        -- rows are distinct épreuves: a count is enough (no count distinct at national scale)
         count(*) filter (where is_mandatory and not is_quarantined) as n_mandatory_rows,
-        count(distinct candidate_category) filter (where is_known_category) as n_categories,
-        count(distinct coalesce(reported_decision, '')) as n_reported_decisions
+        case
+            when count(*) filter (where is_known_category) = 0 then 0
+            when
+                min(candidate_category) filter (where is_known_category)
+                = max(candidate_category) filter (where is_known_category)
+                then 1
+            else 2
+        end as n_categories,
+        min(coalesce(reported_decision, '')) <> max(coalesce(reported_decision, ''))
+            as has_conflicting_reported_decisions
 
     from rows_with_reference
     group by session, candidate_key
@@ -71,10 +79,9 @@ identified as (
     select
         per_candidate.*,
         per_candidate.n_quarantined_rows = 0
-        and per_candidate.n_mandatory_epreuves = mandatory.n_mandatory
         and per_candidate.n_mandatory_rows = mandatory.n_mandatory
         and per_candidate.n_categories = 1 as is_complete,
-        per_candidate.n_mandatory_epreuves < mandatory.n_mandatory as has_missing_epreuve,
+        per_candidate.n_mandatory_rows < mandatory.n_mandatory as has_missing_epreuve,
         per_candidate.n_categories > 1 as has_conflicting_categories
 
     from per_candidate
