@@ -252,3 +252,20 @@ def test_a_jury_average_above_20_is_valid(tmp_path: Path) -> None:
     write_lines(path, lines)
     con = ingest(tmp_path / "raw", tmp_path)
     assert quarantine(con) == {}
+
+
+def test_a_run_killed_before_its_rows_were_stored_is_redone(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write_clean(raw)
+    db = tmp_path / "state" / "build.duckdb"
+    load.run(raw, db, tmp_path / "w", KEY)
+    con = load.connect(db)
+    expected = con.execute("SELECT count(*) FROM raw.export_rows").fetchone()[0]
+    # what a kill between parsing and flushing leaves: a file record without counts or rows
+    con.execute("UPDATE ingest.files SET rows_total = NULL, rows_quarantined = NULL")
+    con.execute("DELETE FROM raw.export_rows")
+    con.close()
+    load.run(raw, db, tmp_path / "w", KEY)
+    con = load.connect(db)
+    assert con.execute("SELECT count(*) FROM raw.export_rows").fetchone()[0] == expected > 0
+    assert con.execute("SELECT rows_total FROM raw.file_manifest").fetchone()[0] == expected

@@ -33,6 +33,7 @@ def check_file(path: Path) -> bool:
             code, detail = rej.code, rej.detail
         else:
             code, detail = load.process_file(con, sf, fn, b"check-export", Path(work))
+            load.flush_pending(con, b"check-export")
     rows = con.execute(
         """SELECT line_number, reason_code, detail FROM raw.export_rows
         WHERE reason_code IS NOT NULL ORDER BY line_number"""

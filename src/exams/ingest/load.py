@@ -162,14 +162,14 @@ def _read_rows(con: duckdb.DuckDBPyConnection, sf: ScannedFile, work: Path) -> N
             f"""CREATE TEMP TABLE file_raw AS
             SELECT * FROM read_csv(?, header = false, skip = 1, delim = ?, quote = '"',
                 escape = '"', all_varchar = true, null_padding = true, nullstr = '\x01',
-                columns = {{{', '.join(f"'{n}': 'VARCHAR'" for n in names)}}},
+                columns = {{{", ".join(f"'{n}': 'VARCHAR'" for n in names)}}},
                 auto_detect = false, strict_mode = true, parallel = true)""",
             [str(source), sf.delimiter],
         )
         con.execute(
             f"""CREATE TEMP VIEW file_rows AS
             SELECT rowid + 2 AS line_number, {select},
-                ({' AND '.join(f'c{i} IS NOT NULL' for i in range(ncols))}) AS field_count_ok
+                ({" AND ".join(f"c{i} IS NOT NULL" for i in range(ncols))}) AS field_count_ok
             FROM file_raw"""
         )
         n = con.execute("SELECT count(*) FROM file_rows").fetchone()[0]
@@ -306,19 +306,57 @@ def process_file(
     finally:
         if sf.utf8_path and sf.utf8_path.exists():
             sf.utf8_path.unlink()
-    # the keyed hash once per candidate, not once per row
+    # rows wait in `pending_rows`; flush_pending() validates and stores them in one statement
+    # for many files (per-file statements cost more than the rows of a small file)
+    con.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS pending_rows AS "
+        "SELECT ''::VARCHAR AS file_name, ''::VARCHAR AS sha256, * FROM file_rows LIMIT 0"
+    )
+    con.execute(
+        "INSERT INTO pending_rows BY NAME SELECT ? AS file_name, ? AS sha256, * FROM file_rows",
+        [name, sf.sha256],
+    )
+    return None, None
+
+
+FLUSH_ROWS = 4_000_000  # bounded memory: flush the pending rows past this many
+
+
+def pending_count(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'pending_rows' AND temporary"
+    ).fetchone()[0]
+    return con.execute("SELECT count(*) FROM pending_rows").fetchone()[0] if exists else 0
+
+
+def flush_pending(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Validate the pending rows of every parsed file at once (set-based), with the keyed hash
+    once per candidate, then record each file's row counts."""
+    if not pending_count(con):
+        con.execute("DROP TABLE IF EXISTS pending_rows")
+        return
     con.execute(
         f"""INSERT INTO raw.export_rows BY NAME
         WITH keys AS (
             SELECT numero_candidat, {hmac_sql("numero_candidat", key)} AS candidate_key
-            FROM (SELECT DISTINCT numero_candidat FROM file_rows WHERE numero_candidat <> '')
+            FROM (SELECT DISTINCT numero_candidat FROM pending_rows WHERE numero_candidat <> '')
         )
         SELECT v.*, keys.candidate_key
-        FROM ({validation_sql("(SELECT ? AS file_name, ? AS sha256, * FROM file_rows)")}) AS v
-        LEFT JOIN keys USING (numero_candidat)""",
-        [name, sf.sha256],
+        FROM ({validation_sql("pending_rows")}) AS v
+        LEFT JOIN keys USING (numero_candidat)"""
     )
-    return None, None
+    con.execute(
+        """UPDATE ingest.files AS f SET rows_total = c.total, rows_quarantined = c.quarantined
+        FROM (
+            SELECT file_name, sha256, count(*) AS total,
+                count(*) FILTER (WHERE reason_code IS NOT NULL) AS quarantined
+            FROM raw.export_rows
+            WHERE (file_name, sha256) IN (SELECT DISTINCT file_name, sha256 FROM pending_rows)
+            GROUP BY ALL
+        ) AS c
+        WHERE f.file_name = c.file_name AND f.sha256 = c.sha256"""
+    )
+    con.execute("DROP TABLE pending_rows")
 
 
 def _rejected_lines(con: duckdb.DuckDBPyConnection, sf: ScannedFile) -> str:
@@ -341,6 +379,7 @@ def run(
     con = connect(build_db)
     load_reference(con)
     revalidate_if_reference_changed(con)
+    _forget_unfinished(con)
     paths = sorted(p for p in raw_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     cached = {
         (r[0], r[1], r[2]): r[3]
@@ -369,8 +408,11 @@ def run(
                 else:
                     _forget(con, path.name)
                     _ingest_new(con, sf, st, key, work)
+                    if pending_count(con) >= FLUSH_ROWS:
+                        flush_pending(con, key)
             present.append((path.name, sha))
             progress.advance(path.name)
+    flush_pending(con, key)
     _forget_absent(con, present)
     _build_manifest(con)
     result = _summary(con, build_db, extra_fingerprint)
@@ -393,15 +435,14 @@ def _ingest_new(con: duckdb.DuckDBPyConnection, sf: ScannedFile, st: os.stat_res
         )
     else:
         code, detail = process_file(con, sf, fn, key, work)
-    total, quarantined = con.execute(
-        """SELECT
-            (SELECT count(*) FROM raw.export_rows WHERE file_name = $1)
-              + (SELECT count(*) FROM ingest.rejected_rows WHERE file_name = $1),
-            (SELECT count(*) FROM raw.export_rows WHERE file_name = $1
-                AND reason_code IS NOT NULL)
-              + (SELECT count(*) FROM ingest.rejected_rows WHERE file_name = $1)""",
-        [name],
-    ).fetchone()
+    # accepted files get their counts when their pending rows are flushed
+    total = quarantined = None
+    if code:
+        total, quarantined = con.execute(
+            "SELECT count(*), count(*) FROM ingest.rejected_rows WHERE file_name = ? "
+            "AND sha256 = ?",
+            [name, sf.sha256],
+        ).fetchone()
     con.execute(
         "INSERT INTO ingest.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [name, sf.sha256, st.st_size, st.st_mtime_ns, fn.session, fn.academy_code,
@@ -411,6 +452,15 @@ def _ingest_new(con: duckdb.DuckDBPyConnection, sf: ScannedFile, st: os.stat_res
     _drop_file_tables(con)
     if code:
         log(f"{name}: REJECTED ({code}: {detail})")
+
+
+def _forget_unfinished(con: duckdb.DuckDBPyConnection) -> None:
+    """A run killed before its pending rows were flushed left files without counts: they are
+    parsed again."""
+    for (name,) in con.execute(
+        "SELECT file_name FROM ingest.files WHERE rows_total IS NULL"
+    ).fetchall():
+        _forget(con, name)
 
 
 def _forget(con: duckdb.DuckDBPyConnection, name: str) -> None:
