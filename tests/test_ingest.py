@@ -212,7 +212,7 @@ def test_rerun_is_incremental_and_identical(tmp_path: Path) -> None:
     write_clean(raw, seed=1)
     db = tmp_path / "state" / "build.duckdb"
     first = load.run(raw, db, tmp_path / "w", KEY)
-    db.with_suffix(".published").write_text(first.fingerprint)
+    load.published_marker(db).write_text(first.fingerprint)
     second = load.run(raw, db, tmp_path / "w", KEY)
     assert first.fingerprint == second.fingerprint
     assert second.changed is False

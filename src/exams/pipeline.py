@@ -145,17 +145,9 @@ def publish(s: Settings) -> None:
     for name in ("index.html", "catalog.json", "manifest.json"):
         if (docs / name).exists():
             shutil.copyfile(docs / name, site / name)
-    marker = s.build_db.with_suffix(".published")
     from exams.ingest import load
 
-    con = load.connect(s.build_db)
-    rows = con.execute(
-        "SELECT file_name, sha256, status FROM raw.file_manifest ORDER BY file_name"
-    ).fetchall()
-    con.close()
-    import json
-
-    marker.write_text(hashlib.sha256((json.dumps(rows) + code_fingerprint()).encode()).hexdigest())
+    load.mark_published(s.build_db, code_fingerprint())
     log(f"publish: {s.warehouse} (dbt docs in {site})")
 
 

@@ -549,6 +549,27 @@ def _build_manifest(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
+def published_marker(build_db: Path) -> Path:
+    """Holds the fingerprint of the last publication (see `mark_published`)."""
+    return build_db.with_suffix(".published")
+
+
+def manifest_fingerprint(con: duckdb.DuckDBPyConnection, extra: str) -> str:
+    """What a publication was built from: every file with its bytes and status, plus `extra`
+    (the code and reference data). Same fingerprint as the last publication = nothing new."""
+    rows = con.execute(
+        "SELECT file_name, sha256, status FROM raw.file_manifest ORDER BY file_name"
+    ).fetchall()
+    return hashlib.sha256((json.dumps(rows) + extra).encode()).hexdigest()
+
+
+def mark_published(build_db: Path, extra: str) -> None:
+    con = connect(build_db)
+    fingerprint = manifest_fingerprint(con, extra)
+    con.close()
+    published_marker(build_db).write_text(fingerprint)
+
+
 def _summary(con: duckdb.DuckDBPyConnection, build_db: Path, extra: str) -> IngestResult:
     files, loaded, rejected, total, quarantined = con.execute(
         """SELECT count(*), count(*) FILTER (WHERE status = 'LOADED'),
@@ -556,11 +577,8 @@ def _summary(con: duckdb.DuckDBPyConnection, build_db: Path, extra: str) -> Inge
             coalesce(sum(rows_total), 0), coalesce(sum(rows_quarantined), 0)
         FROM raw.file_manifest"""
     ).fetchone()
-    rows = con.execute(
-        "SELECT file_name, sha256, status FROM raw.file_manifest ORDER BY file_name"
-    ).fetchall()
-    fingerprint = hashlib.sha256((json.dumps(rows) + extra).encode()).hexdigest()
-    marker = build_db.with_suffix(".published")
+    fingerprint = manifest_fingerprint(con, extra)
+    marker = published_marker(build_db)
     changed = not marker.exists() or marker.read_text().strip() != fingerprint
     return IngestResult(changed, files, loaded, rejected, int(total), int(quarantined),
                         fingerprint)  # fmt: skip
