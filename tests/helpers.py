@@ -43,3 +43,18 @@ def ingest(raw: Path, tmp: Path) -> duckdb.DuckDBPyConnection:
     db = tmp / "state" / "build.duckdb"
     load.run(raw, db, tmp / "state" / "work", KEY)
     return duckdb.connect(str(db), read_only=True)
+
+
+def parse(path: Path, tmp: Path) -> duckdb.DuckDBPyConnection:
+    """What ingest's reader makes of one file, before validation: the temp view `batch_rows`
+    (names included: they are read, checked for layout, and never stored)."""
+    from exams.ingest.files import scan
+    from exams.ingest.read import read_batch
+
+    con = duckdb.connect()
+    load.init_schema(con)
+    load.load_reference(con)
+    pending = load.prepare(con, scan(path), path.stat(), load.AcademyRules(con), tmp)
+    assert pending is not None
+    read_batch(con, [pending.sf], tmp)
+    return con

@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
-from helpers import KEY, PLAIN, ingest, read_lines, set_field, write_clean, write_lines
+from helpers import KEY, PLAIN, ingest, parse, read_lines, set_field, write_clean, write_lines
 
 from exams.generator import DIALECTS
 from exams.ingest import load
@@ -26,27 +27,39 @@ def quarantine(con) -> dict[int, str]:
     ),
 )
 def test_every_dialect_reads_the_same_rows(tmp_path: Path, dialect) -> None:
-    write_clean(tmp_path / "a", dialect=PLAIN)
-    write_clean(tmp_path / "b", dialect=dialect)
-    rows = []
-    for sub in ("a", "b"):
+    paths = {"a": write_clean(tmp_path / "a", dialect=PLAIN),
+             "b": write_clean(tmp_path / "b", dialect=dialect)}  # fmt: skip
+    rows, names = [], []
+    for sub, path in paths.items():
         con = ingest(tmp_path / sub, tmp_path / f"s{sub}")
         assert con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0] == 0
         rows.append(con.execute(
-            """SELECT line_number, numero_candidat, nom, prenom, categorie_candidat, code_epreuve,
+            """SELECT line_number, numero_candidat, categorie_candidat, code_epreuve,
                 statut, replace(note, ',', '.'), session_origine, decision,
                 replace(moyenne, ',', '.'), candidate_key
-            FROM raw.export_rows ORDER BY line_number""").fetchall())  # fmt: skip
+            FROM raw.current_rows ORDER BY line_number""").fetchall())  # fmt: skip
+        parsed = parse(path, tmp_path / f"p{sub}")
+        names.append(parsed.execute(
+            "SELECT line_number, nom, prenom FROM batch_rows ORDER BY line_number").fetchall()
+        )  # fmt: skip
     assert rows[0] == rows[1]
     assert len(rows[0]) > 20
-    assert any("é" in r[2] + r[3] or "ë" in r[2] + r[3] or "è" in r[2] + r[3] for r in rows[1])
+    assert names[0] == names[1]
+    assert any("é" in n + p or "ë" in n + p or "è" in n + p for _, n, p in names[1])
+
+
+def test_names_and_birth_dates_are_never_stored(tmp_path: Path) -> None:
+    write_clean(tmp_path / "raw")
+    con = ingest(tmp_path / "raw", tmp_path)
+    columns = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns()").fetchall()}
+    assert not columns & {"nom", "prenom", "date_naissance"}
 
 
 def test_candidate_key_is_the_hmac_of_the_number(tmp_path: Path) -> None:
     write_clean(tmp_path / "raw")
     con = ingest(tmp_path / "raw", tmp_path)
     numero, key = con.execute(
-        "SELECT numero_candidat, candidate_key FROM raw.export_rows LIMIT 1"
+        "SELECT numero_candidat, candidate_key FROM raw.current_rows LIMIT 1"
     ).fetchone()
     assert key == load.candidate_key(numero, KEY)
 
@@ -126,9 +139,9 @@ def test_line_numbers_are_physical_with_blank_lines_and_quoted_newlines(tmp_path
     con = ingest(tmp_path / "raw", tmp_path)
     assert quarantine(con) == {12: "UNKNOWN_STATUT"}
     assert con.execute("SELECT rows_total FROM raw.file_manifest").fetchone()[0] == len(lines) - 1
-    assert (
-        con.execute("SELECT nom FROM raw.export_rows WHERE line_number = 3").fetchone()[0]
-        == "Dupont\nJunior"
+    parsed = parse(path, tmp_path / "p")
+    assert parsed.execute("SELECT nom FROM batch_rows WHERE line_number = 3").fetchone() == (
+        "Dupont\nJunior",
     )
 
 
@@ -269,3 +282,32 @@ def test_a_run_killed_before_its_rows_were_stored_is_redone(tmp_path: Path) -> N
     con = load.connect(db)
     assert con.execute("SELECT count(*) FROM raw.export_rows").fetchone()[0] == expected > 0
     assert con.execute("SELECT rows_total FROM raw.file_manifest").fetchone()[0] == expected
+
+
+def test_a_new_key_rekeys_every_candidate(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write_clean(raw)
+    db = tmp_path / "state" / "build.duckdb"
+    load.run(raw, db, tmp_path / "w", KEY)
+    load.run(raw, db, tmp_path / "w", b"another key")
+    con = load.connect(db)
+    pairs = con.execute("SELECT DISTINCT numero_candidat, candidate_key FROM raw.current_rows")
+    pairs = pairs.fetchall()
+    assert pairs and all(k == load.candidate_key(n, b"another key") for n, k in pairs)
+
+
+def test_a_state_of_an_older_layout_is_rebuilt(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write_clean(raw)
+    db = tmp_path / "state" / "build.duckdb"
+    db.parent.mkdir(parents=True)
+    old = duckdb.connect(str(db))
+    old.execute("CREATE SCHEMA ingest; CREATE SCHEMA raw")
+    old.execute("CREATE TABLE ingest.meta (reference_fingerprint VARCHAR)")
+    old.execute("CREATE TABLE raw.export_rows (file_name VARCHAR, nom VARCHAR)")
+    old.execute("INSERT INTO raw.export_rows VALUES ('x.csv', 'Dupont')")
+    old.close()
+    result = load.run(raw, db, tmp_path / "w", KEY)
+    con = load.connect(db)
+    assert result.rows_total == con.execute("SELECT count(*) FROM raw.export_rows").fetchone()[0]
+    assert result.rows_total > 0 and result.rows_quarantined == 0

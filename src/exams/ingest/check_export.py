@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from exams.ingest import load
-from exams.ingest.files import FileName, FileRejected, parse_name, scan
+from exams.ingest.files import scan
 from exams.ingest.rules import HINTS, REASONS
 
 MAX_PRINTED = 200
@@ -22,18 +22,14 @@ MAX_PRINTED = 200
 def check_file(path: Path) -> bool:
     """Print the problems of one file; True when the file is clean."""
     con = duckdb.connect()
-    con.execute(load.SCHEMA)
+    load.init_schema(con)
     load.load_reference(con)
     with tempfile.TemporaryDirectory() as work:
         sf = scan(path)
-        try:
-            fn = parse_name(path.name)
-        except FileRejected as rej:
-            fn = FileName()
-            code, detail = rej.code, rej.detail
-        else:
-            code, detail = load.process_file(con, sf, fn, b"check-export", Path(work))
-            load.flush_pending(con, b"check-export")
+        rules = load.AcademyRules(con)
+        pending = load.prepare(con, sf, path.stat(), rules, Path(work))
+        load.load_batch(con, [pending] if pending else [], b"check-export", Path(work))
+    code, detail = con.execute("SELECT reject_code, reject_detail FROM ingest.files").fetchone()
     rows = con.execute(
         """SELECT line_number, reason_code, detail FROM raw.export_rows
         WHERE reason_code IS NOT NULL ORDER BY line_number"""

@@ -2,21 +2,25 @@
 
 State (private `build.duckdb`, never served):
 - `ingest.files`      one row per (file_name, sha256) ever parsed: the parse cache;
-- `raw.export_rows`   every data row of every readable file, with its line number, the keyed
-                      candidate_key and, for a rejected row, its reason_code and detail;
+- `raw.export_rows`   every data row of every readable file, with its line number and, for a
+                      rejected row, its reason_code and detail (names and birth dates are never
+                      stored: nothing needs them);
+- `raw.candidate_keys` the keyed hash (HMAC-SHA256) of each candidate number, once per number;
 - `ingest.rejected_rows` one row per data row of a file rejected whole;
 - `raw.file_manifest` recomputed each run from the files present in the raw folder:
                       LOADED / SUPERSEDED / DUPLICATE / REJECTED, with the row counts;
 - `raw.quarantine`    (view) every rejected row, file- and row-level;
-- `raw.current_rows`  (view) the rows of LOADED files: what dbt's staging reads.
+- `raw.current_rows`  (view) the rows of LOADED files with their candidate_key: what dbt's
+                      staging reads.
 
+New files are read in batches (`read.py`: one `read_csv` per dialect and header layout), then
+checked and stored with a handful of set-based statements per batch, in one transaction.
 The raw folder is the archive of deliveries: the manifest lists the files it holds, so the same
 folder always gives the same tables (a file removed from it is forgotten).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import json
@@ -28,6 +32,7 @@ import duckdb
 
 from exams.ingest.files import (
     COLUMNS,
+    OPTIONAL_COLUMNS,
     FileName,
     FileRejected,
     ScannedFile,
@@ -36,9 +41,13 @@ from exams.ingest.files import (
     scan,
     transcode_to_utf8,
 )
+from exams.ingest.read import read_batch
 from exams.ingest.rules import validation_sql
 from exams.progress import Progress, log
 from exams.settings import SEEDS_DIR
+
+STORAGE_VERSION = 2  # bump when the layout below changes: the build state is re-ingested
+STORED = [c for c in COLUMNS if c not in OPTIONAL_COLUMNS]  # names and birth dates: never kept
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS ingest;
@@ -55,12 +64,16 @@ CREATE TABLE IF NOT EXISTS ingest.rejected_rows (
     file_name VARCHAR, sha256 VARCHAR, line_number BIGINT, reason_code VARCHAR, detail VARCHAR
 );
 CREATE TABLE IF NOT EXISTS raw.export_rows (
-    file_name VARCHAR, sha256 VARCHAR, line_number BIGINT,
-    {cols},
-    field_count_ok BOOLEAN, candidate_key VARCHAR, reason_code VARCHAR, detail VARCHAR
+    file_name VARCHAR, line_number BIGINT, {cols}, reason_code VARCHAR, detail VARCHAR
 );
-CREATE TABLE IF NOT EXISTS ingest.meta (reference_fingerprint VARCHAR);
-""".format(cols=", ".join(f"{c} VARCHAR" for c in COLUMNS))
+CREATE TABLE IF NOT EXISTS raw.candidate_keys (numero_candidat VARCHAR, candidate_key VARCHAR);
+CREATE TABLE IF NOT EXISTS ingest.meta (
+    storage_version INTEGER, reference_fingerprint VARCHAR, key_fingerprint VARCHAR
+);
+""".format(cols=", ".join(f"{c} VARCHAR" for c in STORED))
+STATE_TABLES = [
+    "ingest.files", "ingest.rejected_rows", "raw.export_rows", "raw.candidate_keys", "ingest.meta"
+]  # fmt: skip
 
 SEEDS = [
     "ref_epreuves", "ref_candidate_categories", "ref_statuses", "ref_academies", "ref_exam_rules",
@@ -84,8 +97,37 @@ class IngestResult:
 def connect(build_db: Path) -> duckdb.DuckDBPyConnection:
     build_db.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(build_db))
-    con.execute(SCHEMA)
+    # the same bound as dbt's profile: DuckDB spills past it instead of growing
+    limit = os.environ.get("EXAMS_DUCKDB_MEMORY_LIMIT", "1500MB")
+    con.execute("SET memory_limit = ?", [limit])
+    init_schema(con)
     return con
+
+
+def init_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the ingest state; a state written by another layout is dropped (the raw folder is
+    the archive: everything is parsed again)."""
+    tables = {
+        f"{s}.{t}" for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()")
+        .fetchall()
+    }  # fmt: skip
+    if "ingest.meta" in tables:
+        columns = {
+            c for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() "
+                "WHERE schema_name = 'ingest' AND table_name = 'meta'"
+            ).fetchall()
+        }  # fmt: skip
+        version = None
+        if "storage_version" in columns:
+            version = con.execute("SELECT max(storage_version) FROM ingest.meta").fetchone()[0]
+        if version != STORAGE_VERSION:
+            log(f"build state written by layout {version}, not {STORAGE_VERSION}: re-ingesting")
+            con.execute("DROP VIEW IF EXISTS raw.current_rows")
+            con.execute("DROP VIEW IF EXISTS raw.quarantine")
+            for table in STATE_TABLES:
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute(SCHEMA)
 
 
 def load_reference(con: duckdb.DuckDBPyConnection) -> None:
@@ -107,28 +149,43 @@ def reference_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def revalidate_if_reference_changed(con: duckdb.DuckDBPyConnection) -> None:
-    """A rectorat corrected a seed (e.g. a category's CCF eligibility): the cached rows of
-    every file are checked again against the new reference data, set-based."""
-    current = reference_fingerprint()
-    stored = con.execute("SELECT max(reference_fingerprint) FROM ingest.meta").fetchone()[0]
-    if stored == current:
+def key_fingerprint(key: bytes) -> str:
+    """A check value of the pseudonymisation key (not the key): tells when it changed."""
+    return hmac.new(key, b"exams key check value", hashlib.sha256).hexdigest()
+
+
+def sync_meta(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """A rectorat corrected a seed (e.g. a category's CCF eligibility or an académie's validity):
+    every file is parsed and checked again. The key changed: every candidate's keyed hash is
+    computed again (once per candidate)."""
+    ref, keyfp = reference_fingerprint(), key_fingerprint(key)
+    row = con.execute(
+        "SELECT max(reference_fingerprint), max(key_fingerprint) FROM ingest.meta"
+    ).fetchone()
+    if row == (ref, keyfp):
         return
-    if stored is not None:
-        log("reference data changed: re-checking every cached row against it")
-        source = "(SELECT * EXCLUDE (reason_code, detail) FROM raw.export_rows)"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE revalidated AS {validation_sql(source)}")
-        con.execute("DELETE FROM raw.export_rows")
-        con.execute("INSERT INTO raw.export_rows BY NAME SELECT * FROM revalidated")
-        con.execute("DROP TABLE revalidated")
-        con.execute(
-            """UPDATE ingest.files f SET rows_quarantined = (
-                SELECT count(*) FROM raw.export_rows r
-                WHERE r.file_name = f.file_name AND r.reason_code IS NOT NULL)
-            WHERE f.reject_code IS NULL"""
-        )
+    if row[0] is not None and row[0] != ref:
+        log("reference data changed: every export is checked again against it")
+        for table in ("ingest.files", "ingest.rejected_rows", "raw.export_rows"):
+            con.execute(f"DELETE FROM {table}")
+    if row[1] is not None and row[1] != keyfp:
+        log("pseudonymisation key changed: every candidate_key is computed again")
+        con.execute("DELETE FROM raw.candidate_keys")
+        _add_keys(con, "raw.export_rows", key)
     con.execute("DELETE FROM ingest.meta")
-    con.execute("INSERT INTO ingest.meta VALUES (?)", [current])
+    con.execute("INSERT INTO ingest.meta VALUES (?, ?, ?)", [STORAGE_VERSION, ref, keyfp])
+
+
+def _add_keys(con: duckdb.DuckDBPyConnection, source: str, key: bytes) -> None:
+    """The keyed hash of every candidate number of `source` not yet known, once per number."""
+    con.execute(
+        f"""INSERT INTO raw.candidate_keys
+        SELECT numero_candidat, {hmac_sql("numero_candidat", key)}
+        FROM (SELECT DISTINCT numero_candidat FROM {source} WHERE numero_candidat <> '') AS n
+        WHERE NOT EXISTS (
+            SELECT 1 FROM raw.candidate_keys AS k WHERE k.numero_candidat = n.numero_candidat
+        )"""
+    )
 
 
 def _key_pads(key: bytes) -> tuple[str, str]:
@@ -149,225 +206,217 @@ def candidate_key(numero: str, key: bytes) -> str:
     return hmac.new(key, numero.encode(), hashlib.sha256).hexdigest()
 
 
-def _read_rows(con: duckdb.DuckDBPyConnection, sf: ScannedFile, work: Path) -> None:
-    """Parse the file into temp table `file_rows` (canonical varchar columns, line numbers)."""
-    source = sf.utf8_path or sf.path
-    ncols = len(sf.header)
-    names = [f"c{i}" for i in range(ncols)]
-    select = _canonical_select(sf.header)
-    _drop_file_tables(con)
+@dataclass
+class Pending:
+    """A new file whose name, encoding and header passed: its rows are read with its batch."""
+
+    sf: ScannedFile
+    fn: FileName
+    st: os.stat_result
+
+
+class AcademyRules:
+    """Sessions and académies valid for the diploma (ref seeds), read once per run."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.lo, self.hi = con.execute(
+            "SELECT max(CASE WHEN rule = 'first_session' THEN value END)::INTEGER, "
+            "max(CASE WHEN rule = 'last_session' THEN value END)::INTEGER FROM ref.ref_exam_rules"
+        ).fetchone()
+        self.academies = con.execute(
+            "SELECT academy_code, coalesce(first_session, 0), coalesce(last_session, 9999) "
+            "FROM ref.ref_academies"
+        ).fetchall()
+
+    def check(self, fn: FileName) -> None:
+        if not self.lo <= fn.session <= self.hi:
+            raise FileRejected(
+                "SESSION_OUT_OF_RANGE", f"session {fn.session} outside {self.lo}–{self.hi}"
+            )
+        if not any(a == fn.academy_code and lo <= fn.session <= hi for a, lo, hi in self.academies):
+            raise FileRejected(
+                "UNKNOWN_ACADEMY", f"académie '{fn.academy_code}' is not valid for {fn.session}"
+            )
+
+
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    sf: ScannedFile,
+    st: os.stat_result,
+    rules: AcademyRules,
+    work: Path,
+) -> Pending | None:
+    """Checks a file can be read as a whole (name, encoding, header). A rejected file is
+    recorded at once with every physical line quarantined; an accepted one waits for its batch
+    (cp1252 transcoded to a UTF-8 copy in `work`)."""
+    fn = FileName()
     try:
-        # materialised as DuckDB reads it: a table's rowid is the file order (physical line)
+        fn = parse_name(sf.path.name)
+        if sf.encoding is None:
+            raise FileRejected("UNREADABLE_ENCODING", "neither UTF-8 nor Windows-1252")
+        rules.check(fn)
+        if sf.encoding == "cp1252":
+            sf.utf8_path = work / f"{sf.sha256}.utf8.csv"
+            transcode_to_utf8(sf.path, sf.utf8_path, "cp1252")
+        read_header(sf)
+    except FileRejected as rej:
+        _drop_copy(sf)
         con.execute(
-            f"""CREATE TEMP TABLE file_raw AS
-            SELECT * FROM read_csv(?, header = false, skip = 1, delim = ?, quote = '"',
-                escape = '"', all_varchar = true, null_padding = true, nullstr = '\x01',
-                columns = {{{", ".join(f"'{n}': 'VARCHAR'" for n in names)}}},
-                auto_detect = false, strict_mode = true, parallel = true)""",
-            [str(source), sf.delimiter],
+            f"INSERT INTO ingest.rejected_rows SELECT ?, ?, range, ?, ? "
+            f"FROM range(2, {max(sf.lines, 1) + 1})",
+            [sf.path.name, sf.sha256, rej.code, rej.detail],
         )
-        con.execute(
-            f"""CREATE TEMP VIEW file_rows AS
-            SELECT rowid + 2 AS line_number, {select},
-                ({" AND ".join(f"c{i} IS NOT NULL" for i in range(ncols))}) AS field_count_ok
-            FROM file_raw"""
-        )
-        n = con.execute("SELECT count(*) FROM file_rows").fetchone()[0]
-        if n == sf.lines - 1:
-            return
-        log(f"{sf.path.name}: {n} records for {sf.lines - 1} lines; re-reading line by line")
-    except duckdb.Error as e:
-        log(f"{sf.path.name}: DuckDB could not parse it ({str(e).splitlines()[0]}); "
-            "re-reading line by line")  # fmt: skip
-    _read_rows_slow(con, sf, work)
+        n = max(sf.lines - 1, 0)
+        _record(con, Pending(sf, fn, st), rej.code, rej.detail, n, n)
+        log(f"{sf.path.name}: REJECTED ({rej.code}: {rej.detail})")
+        return None
+    return Pending(sf, fn, st)
 
 
-def _canonical_select(header: list[str]) -> str:
-    pos = {name: i for i, name in enumerate(header) if name in COLUMNS}
-    return ", ".join(
-        f"coalesce(trim(c{pos[c]}), '') AS {c}" if c in pos else f"'' AS {c}" for c in COLUMNS
-    )
+def _drop_copy(sf: ScannedFile) -> None:
+    if sf.utf8_path and sf.utf8_path.exists():
+        sf.utf8_path.unlink()
 
 
-def _read_rows_slow(con: duckdb.DuckDBPyConnection, sf: ScannedFile, work: Path) -> None:
-    """Line-exact fallback for odd files (blank lines, quoted newlines, ragged rows): Python's
-    csv module records the physical line of each record, written to a clean CSV for DuckDB."""
-    source = sf.utf8_path or sf.path
-    ncols = len(sf.header)
-    tmp = work / f"{sf.sha256}.lines.csv"
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with (
-            open(source, encoding="utf-8-sig", newline="") as fin,
-            open(tmp, "w", encoding="utf-8", newline="") as fout,
-        ):
-            reader = csv.reader(fin, delimiter=sf.delimiter, strict=True)
-            writer = csv.writer(fout, delimiter=";")
-            next(reader)
-            start = reader.line_num + 1
-            for rec in reader:  # only reached for malformed files
-                if rec and any(v.strip() for v in rec):
-                    ok = len(rec) == ncols
-                    rec = (rec + [""] * ncols)[:ncols]
-                    writer.writerow([start, int(ok), *rec])
-                start = reader.line_num + 1
-    except csv.Error as e:
-        raise FileRejected("MALFORMED_CSV", f"line {start}: {e}") from e
-    names = ["line_number", "ok"] + [f"c{i}" for i in range(ncols)]
-    _drop_file_tables(con)
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    p: Pending,
+    code: str | None,
+    detail: str | None,
+    total: int | None,
+    quarantined: int | None,
+) -> None:
+    sf, fn = p.sf, p.fn
     con.execute(
-        f"""CREATE TEMP TABLE file_raw AS
-        SELECT * FROM read_csv(?, header = false, delim = ';', quote = '"', escape = '"',
-            all_varchar = true, nullstr = '\x01', auto_detect = false,
-            columns = {{{", ".join(f"'{n}': 'VARCHAR'" for n in names)}}})""",
-        [str(tmp)],
-    )
-    con.execute(
-        f"""CREATE TEMP VIEW file_rows AS
-        SELECT line_number::BIGINT AS line_number, {_canonical_select(sf.header)},
-            ok = '1' AS field_count_ok
-        FROM file_raw"""
-    )
-    tmp.unlink()
+        "INSERT INTO ingest.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [sf.path.name, sf.sha256, p.st.st_size, p.st.st_mtime_ns, fn.session, fn.academy_code,
+         fn.exported_at, sf.encoding, sf.delimiter if sf.header else None, code, detail,
+         total, quarantined],
+    )  # fmt: skip
 
 
-def _drop_file_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("DROP VIEW IF EXISTS file_rows")
-    con.execute("DROP TABLE IF EXISTS file_raw")
+BATCH_ROWS = 2_500_000  # bounded memory: the rows of a batch wait in temp tables
+
+FILE_LEVEL_SQL = """
+WITH per_value AS (
+    SELECT file_name, code_academie, TRY_CAST(session AS INTEGER) AS session,
+        count(*) AS n, min(line_number) AS first_line
+    FROM batch_rows GROUP BY ALL
+)
+SELECT f.file_name, coalesce(sum(v.n), 0),
+    coalesce(sum(v.n) FILTER (WHERE v.code_academie <> f.academy_code), 0),
+    min(v.first_line) FILTER (WHERE v.code_academie <> f.academy_code),
+    coalesce(sum(v.n) FILTER (WHERE v.session IS DISTINCT FROM f.session), 0),
+    min(v.first_line) FILTER (WHERE v.session IS DISTINCT FROM f.session)
+FROM batch_files AS f LEFT JOIN per_value AS v USING (file_name)
+GROUP BY f.file_name
+"""
 
 
-def _valid_academy(con: duckdb.DuckDBPyConnection, fn: FileName) -> None:
-    lo, hi = con.execute(
-        "SELECT max(CASE WHEN rule = 'first_session' THEN value END)::INTEGER, "
-        "max(CASE WHEN rule = 'last_session' THEN value END)::INTEGER FROM ref.ref_exam_rules"
-    ).fetchone()
-    if not lo <= fn.session <= hi:
-        raise FileRejected("SESSION_OUT_OF_RANGE", f"session {fn.session} outside {lo}–{hi}")
-    ok = con.execute(
-        "SELECT count(*) FROM ref.ref_academies WHERE academy_code = ? "
-        "AND coalesce(first_session, 0) <= ? AND ? <= coalesce(last_session, 9999)",
-        [fn.academy_code, fn.session, fn.session],
-    ).fetchone()[0]
-    if not ok:
-        raise FileRejected(
-            "UNKNOWN_ACADEMY", f"académie '{fn.academy_code}' is not valid for {fn.session}"
-        )
-
-
-def _check_file_level(con: duckdb.DuckDBPyConnection, fn: FileName) -> None:
-    n, bad_acad, bad_sess, first_acad, first_sess = con.execute(
-        """SELECT count(*),
-            count(*) FILTER (WHERE code_academie <> ?),
-            count(*) FILTER (WHERE TRY_CAST(session AS INTEGER) IS DISTINCT FROM ?),
-            min(line_number) FILTER (WHERE code_academie <> ?),
-            min(line_number) FILTER (WHERE TRY_CAST(session AS INTEGER) IS DISTINCT FROM ?)
-        FROM file_rows""",
-        [fn.academy_code, fn.session, fn.academy_code, fn.session],
-    ).fetchone()
+def _file_level(row: tuple, fn: FileName) -> FileRejected | None:
+    _, n, bad_acad, first_acad, bad_sess, first_sess = row
     if n == 0:
-        raise FileRejected("NO_DATA_ROWS", "the file has a header but no data row")
+        return FileRejected("NO_DATA_ROWS", "the file has a header but no data row")
     if bad_acad:
-        raise FileRejected(
+        return FileRejected(
             "ACADEMY_MISMATCH",
             f"{bad_acad} row(s) (first on line {first_acad}) are not for académie "
             f"{fn.academy_code} named in the file name",
         )
     if bad_sess:
-        raise FileRejected(
+        return FileRejected(
             "SESSION_MISMATCH",
             f"{bad_sess} row(s) (first on line {first_sess}) are not for session {fn.session} "
             "named in the file name",
         )
+    return None
 
 
-def process_file(
-    con: duckdb.DuckDBPyConnection, sf: ScannedFile, fn: FileName, key: bytes, work: Path
-) -> tuple[str | None, str | None]:
-    """Parse, check and store one new file. Returns (reject_code, reject_detail)."""
-    name = sf.path.name
+def load_batch(
+    con: duckdb.DuckDBPyConnection, batch: list[Pending], key: bytes, work: Path
+) -> None:
+    """Read, check and store the rows of many files with a handful of set-based statements:
+    rows of every file validated at once, the keyed hash computed once per candidate. The
+    stores run in one transaction: a killed run leaves no half-stored batch."""
+    if not batch:
+        return
+    by_name = {p.sf.path.name: p for p in batch}
     try:
-        if sf.encoding is None:
-            raise FileRejected("UNREADABLE_ENCODING", "neither UTF-8 nor Windows-1252")
-        _valid_academy(con, fn)
-        if sf.encoding == "cp1252":
-            sf.utf8_path = work / f"{sf.sha256}.utf8.csv"
-            transcode_to_utf8(sf.path, sf.utf8_path, "cp1252")
-        read_header(sf)
-        _read_rows(con, sf, work)
-        _check_file_level(con, fn)
-    except FileRejected as rej:
-        lines = _rejected_lines(con, sf)
+        rows, unreadable = read_batch(con, [p.sf for p in batch], work, STORED)
+    finally:
+        for p in batch:
+            _drop_copy(p.sf)
+    try:
+        _store_batch(con, by_name, unreadable, key)
+    finally:
+        rows.drop()
+        con.execute("DROP VIEW IF EXISTS batch_accepted")
+        for table in ("batch_files", "batch_rejected"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _store_batch(
+    con: duckdb.DuckDBPyConnection,
+    by_name: dict[str, Pending],
+    unreadable: dict[str, FileRejected],
+    key: bytes,
+) -> None:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE batch_files "
+        "(file_name VARCHAR, session INTEGER, academy_code VARCHAR)"
+    )
+    readable = [(n, p.fn.session, p.fn.academy_code) for n, p in by_name.items()
+                if n not in unreadable]  # fmt: skip
+    if readable:
+        con.executemany("INSERT INTO batch_files VALUES (?, ?, ?)", readable)
+    rejected = dict(unreadable)
+    for row in con.execute(FILE_LEVEL_SQL).fetchall():  # one row per file
+        rej = _file_level(row, by_name[row[0]].fn)
+        if rej:
+            rejected[row[0]] = rej
+    con.execute("CREATE OR REPLACE TEMP TABLE batch_rejected (file_name VARCHAR)")
+    if rejected:
+        con.executemany("INSERT INTO batch_rejected VALUES (?)", [(n,) for n in rejected])
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW batch_accepted AS SELECT * FROM batch_rows "
+        "WHERE file_name NOT IN (SELECT file_name FROM batch_rejected)"
+    )
+    con.execute("BEGIN TRANSACTION")
+    for name, rej in rejected.items():
+        p = by_name[name]
+        if name in unreadable:
+            lines = f"SELECT range AS line_number FROM range(2, {max(p.sf.lines, 1) + 1})"
+        else:
+            lines = "SELECT line_number FROM batch_rows WHERE file_name = $name"
         con.execute(
             f"""INSERT INTO ingest.rejected_rows
-            SELECT ?, ?, line_number, ?, ? FROM ({lines})""",
-            [name, sf.sha256, rej.code, rej.detail],
+            SELECT $name, $sha, line_number, $code, $detail FROM ({lines})""",
+            {"name": name, "sha": p.sf.sha256, "code": rej.code, "detail": rej.detail},
         )
-        return rej.code, rej.detail
-    finally:
-        if sf.utf8_path and sf.utf8_path.exists():
-            sf.utf8_path.unlink()
-    # rows wait in `pending_rows`; flush_pending() validates and stores them in one statement
-    # for many files (per-file statements cost more than the rows of a small file)
-    con.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS pending_rows AS "
-        "SELECT ''::VARCHAR AS file_name, ''::VARCHAR AS sha256, * FROM file_rows LIMIT 0"
-    )
-    con.execute(
-        "INSERT INTO pending_rows BY NAME SELECT ? AS file_name, ? AS sha256, * FROM file_rows",
-        [name, sf.sha256],
-    )
-    return None, None
-
-
-FLUSH_ROWS = 4_000_000  # bounded memory: flush the pending rows past this many
-
-
-def pending_count(con: duckdb.DuckDBPyConnection) -> int:
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'pending_rows' AND temporary"
-    ).fetchone()[0]
-    return con.execute("SELECT count(*) FROM pending_rows").fetchone()[0] if exists else 0
-
-
-def flush_pending(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
-    """Validate the pending rows of every parsed file at once (set-based), with the keyed hash
-    once per candidate, then record each file's row counts."""
-    if not pending_count(con):
-        con.execute("DROP TABLE IF EXISTS pending_rows")
-        return
+        n = con.execute(
+            "SELECT count(*) FROM ingest.rejected_rows WHERE file_name = ? AND sha256 = ?",
+            [name, p.sf.sha256],
+        ).fetchone()[0]
+        _record(con, p, rej.code, rej.detail, n, n)
+        log(f"{name}: REJECTED ({rej.code}: {rej.detail})")
+    _add_keys(con, "batch_accepted", key)
     con.execute(
         f"""INSERT INTO raw.export_rows BY NAME
-        WITH keys AS (
-            SELECT numero_candidat, {hmac_sql("numero_candidat", key)} AS candidate_key
-            FROM (SELECT DISTINCT numero_candidat FROM pending_rows WHERE numero_candidat <> '')
-        )
-        SELECT v.*, keys.candidate_key
-        FROM ({validation_sql("pending_rows")}) AS v
-        LEFT JOIN keys USING (numero_candidat)"""
+        SELECT file_name, line_number, {", ".join(STORED)}, reason_code, detail
+        FROM ({validation_sql("batch_accepted")})"""
     )
-    con.execute(
-        """UPDATE ingest.files AS f SET rows_total = c.total, rows_quarantined = c.quarantined
-        FROM (
-            SELECT file_name, sha256, count(*) AS total,
-                count(*) FILTER (WHERE reason_code IS NOT NULL) AS quarantined
-            FROM raw.export_rows
-            WHERE (file_name, sha256) IN (SELECT DISTINCT file_name, sha256 FROM pending_rows)
-            GROUP BY ALL
-        ) AS c
-        WHERE f.file_name = c.file_name AND f.sha256 = c.sha256"""
-    )
-    con.execute("DROP TABLE pending_rows")
-
-
-def _rejected_lines(con: duckdb.DuckDBPyConnection, sf: ScannedFile) -> str:
-    """Line numbers of a rejected file's data rows: parsed ones if we got that far, else every
-    physical line after the header."""
-    parsed = con.execute(
-        "SELECT count(*) FROM duckdb_views() WHERE view_name = 'file_rows' AND temporary"
-    ).fetchone()[0]
-    if parsed and sf.header:
-        return "SELECT line_number FROM file_rows"
-    return f"SELECT range AS line_number FROM range(2, {max(sf.lines, 1) + 1})"
+    accepted = [n for n in by_name if n not in rejected]
+    counts = {
+        name: (total, quarantined)
+        for name, total, quarantined in con.execute(
+            """SELECT file_name, count(*), count(*) FILTER (WHERE reason_code IS NOT NULL)
+            FROM raw.export_rows WHERE file_name IN ? GROUP BY 1""",
+            [accepted],
+        ).fetchall()
+    } if accepted else {}  # fmt: skip
+    for name in accepted:
+        _record(con, by_name[name], None, None, *counts.get(name, (0, 0)))
+    con.execute("COMMIT")
 
 
 def run(
@@ -378,16 +427,17 @@ def run(
         raise SystemExit(f"raw folder {raw_dir} does not exist (EXAMS_RAW_DIR)")
     con = connect(build_db)
     load_reference(con)
-    revalidate_if_reference_changed(con)
+    sync_meta(con, key)
     _forget_unfinished(con)
+    rules = AcademyRules(con)
     paths = sorted(p for p in raw_dir.iterdir() if p.is_file() and not p.name.startswith("."))
-    cached = {
-        (r[0], r[1], r[2]): r[3]
-        for r in con.execute(
-            "SELECT file_name, size, mtime_ns, sha256 FROM ingest.files"
-        ).fetchall()
-    }
+    known = con.execute("SELECT file_name, size, mtime_ns, sha256 FROM ingest.files").fetchall()
+    cached = {(r[0], r[1], r[2]): r[3] for r in known}
+    parsed = {(r[0], r[3]) for r in known}
+    names = {r[0] for r in known}
     present: list[tuple[str, str]] = []
+    batch: list[Pending] = []
+    batch_rows = 0
     with Progress("ingest", total=len(paths)) as progress:
         for path in paths:
             st = path.stat()
@@ -395,63 +445,30 @@ def run(
             if sha is None:
                 sf = scan(path)
                 sha = sf.sha256
-                known = con.execute(
-                    "SELECT count(*) FROM ingest.files WHERE file_name = ? AND sha256 = ?",
-                    [path.name, sha],
-                ).fetchone()[0]
-                if known:
+                if (path.name, sha) in parsed:  # same bytes, touched: nothing to parse
                     con.execute(
                         "UPDATE ingest.files SET size = ?, mtime_ns = ? "
                         "WHERE file_name = ? AND sha256 = ?",
                         [st.st_size, st.st_mtime_ns, path.name, sha],
                     )
                 else:
-                    _forget(con, path.name)
-                    _ingest_new(con, sf, st, key, work)
-                    if pending_count(con) >= FLUSH_ROWS:
-                        flush_pending(con, key)
+                    if path.name in names:  # other bytes under a known name
+                        _forget(con, path.name)
+                    pending = prepare(con, sf, st, rules, work)
+                    if pending:
+                        batch.append(pending)
+                        batch_rows += sf.lines
+                    if batch_rows >= BATCH_ROWS:
+                        load_batch(con, batch, key, work)
+                        batch, batch_rows = [], 0
             present.append((path.name, sha))
             progress.advance(path.name)
-    flush_pending(con, key)
+    load_batch(con, batch, key, work)
     _forget_absent(con, present)
     _build_manifest(con)
     result = _summary(con, build_db, extra_fingerprint)
     con.close()
     return result
-
-
-def _ingest_new(con: duckdb.DuckDBPyConnection, sf: ScannedFile, st: os.stat_result,
-                key: bytes, work: Path) -> None:  # fmt: skip
-    name = sf.path.name
-    try:
-        fn = parse_name(name)
-    except FileRejected as rej:
-        fn = FileName()
-        code, detail = rej.code, rej.detail
-        con.execute(
-            f"INSERT INTO ingest.rejected_rows SELECT ?, ?, range, ?, ? "
-            f"FROM range(2, {max(sf.lines, 1) + 1})",
-            [name, sf.sha256, code, detail],
-        )
-    else:
-        code, detail = process_file(con, sf, fn, key, work)
-    # accepted files get their counts when their pending rows are flushed
-    total = quarantined = None
-    if code:
-        total, quarantined = con.execute(
-            "SELECT count(*), count(*) FROM ingest.rejected_rows WHERE file_name = ? "
-            "AND sha256 = ?",
-            [name, sf.sha256],
-        ).fetchone()
-    con.execute(
-        "INSERT INTO ingest.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [name, sf.sha256, st.st_size, st.st_mtime_ns, fn.session, fn.academy_code,
-         fn.exported_at, sf.encoding, sf.delimiter if sf.header else None, code, detail,
-         total, quarantined],
-    )  # fmt: skip
-    _drop_file_tables(con)
-    if code:
-        log(f"{name}: REJECTED ({code}: {detail})")
 
 
 def _forget_unfinished(con: duckdb.DuckDBPyConnection) -> None:
@@ -469,13 +486,26 @@ def _forget(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 
 def _forget_absent(con: duckdb.DuckDBPyConnection, present: list[tuple[str, str]]) -> None:
+    """Files no longer in the raw folder (or replaced by other bytes) are forgotten, with the
+    keys of candidate numbers no file holds any more."""
     con.execute("CREATE OR REPLACE TEMP TABLE present (file_name VARCHAR, sha256 VARCHAR)")
-    con.executemany("INSERT INTO present VALUES (?, ?)", present)
-    for table in ("ingest.files", "ingest.rejected_rows", "raw.export_rows"):
-        con.execute(
+    if present:
+        con.executemany("INSERT INTO present VALUES (?, ?)", present)
+    gone = 0
+    for table in ("ingest.files", "ingest.rejected_rows"):
+        gone += con.execute(
             f"DELETE FROM {table} t WHERE NOT EXISTS (SELECT 1 FROM present p "
             "WHERE p.file_name = t.file_name AND p.sha256 = t.sha256)"
+        ).fetchone()[0]
+    gone += con.execute(
+        "DELETE FROM raw.export_rows WHERE file_name NOT IN (SELECT file_name FROM ingest.files)"
+    ).fetchone()[0]
+    if gone:
+        con.execute(
+            "DELETE FROM raw.candidate_keys WHERE numero_candidat NOT IN "
+            "(SELECT numero_candidat FROM raw.export_rows)"
         )
+    con.execute("DROP TABLE present")
 
 
 MANIFEST_SQL = """
@@ -527,7 +557,9 @@ UNION ALL
 SELECT file_name, line_number, reason_code, detail, NULL, NULL, NULL FROM ingest.rejected_rows;
 
 CREATE OR REPLACE VIEW raw.current_rows AS
-SELECT r.* FROM raw.export_rows AS r
+SELECT r.*, k.candidate_key
+FROM raw.export_rows AS r
+LEFT JOIN raw.candidate_keys AS k USING (numero_candidat)
 WHERE r.file_name IN (SELECT file_name FROM raw.file_manifest WHERE status = 'LOADED');
 """
 

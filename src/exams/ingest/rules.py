@@ -61,7 +61,8 @@ NUM = r"^\s*[0-9]{1,2}([.,][0-9]+)?\s*$"
 
 
 def _num(col: str) -> str:
-    return f"TRY_CAST(replace(trim({col}), ',', '.') AS DECIMAL(18, 6))"
+    # the reader trimmed every field already
+    return f"TRY_CAST(replace({col}, ',', '.') AS DECIMAL(18, 6))"
 
 
 def validation_sql(source: str) -> str:
@@ -111,7 +112,8 @@ def validation_sql(source: str) -> str:
         ("INVALID_MOYENNE",
          f"r.moyenne <> '' AND ({moy} IS NULL OR NOT regexp_full_match(r.moyenne, '{NUM}'))",
          "'moyenne ''' || r.moyenne || ''''"),
-        ("DUPLICATE_EPREUVE", "dup_rank > 1", "'again ' || r.code_epreuve || ' (first on line ' || first_line || ')'"),
+        ("DUPLICATE_EPREUVE", "r.line_number > d.first_line",
+         "'again ' || r.code_epreuve || ' (first on line ' || first_line || ')'"),
     ]  # fmt: skip
     reason = "CASE " + " ".join(f"WHEN {cond} THEN '{code}'" for code, cond, _ in checks) + " END"
     # the detail is built for the rule that fired only (one string comparison per row)
@@ -123,30 +125,33 @@ def validation_sql(source: str) -> str:
             max(CASE WHEN rule = 'ben_min_grade' THEN value END)::DECIMAL(18, 6) AS ben_min_grade
         FROM ref.ref_exam_rules
     ),
+    -- duplicates are rare: one hash aggregation finds them, no sort of every row
+    duplicated AS (
+        SELECT file_name, numero_candidat, code_epreuve, min(line_number) AS first_line
+        FROM {source}
+        GROUP BY ALL
+        HAVING count(*) > 1
+    ),
     ranked AS (
         SELECT
             *,
             {_num("note")} AS _note,
             {_num("moyenne")} AS _moyenne,
             TRY_CAST(session_origine AS INTEGER) AS _origin,
-            TRY_CAST(session AS INTEGER) AS _session,
-            row_number() OVER w AS dup_rank,
-            min(line_number) OVER w AS first_line
+            TRY_CAST(session AS INTEGER) AS _session
         FROM {source}
-        WINDOW w AS (
-            PARTITION BY file_name, numero_candidat, code_epreuve ORDER BY line_number
-        )
     ),
     judged AS (
-        SELECT r.*, {reason} AS reason_code
+        SELECT r.*, d.first_line, {reason} AS reason_code
         FROM ranked AS r
         CROSS JOIN rules
+        LEFT JOIN duplicated AS d USING (file_name, numero_candidat, code_epreuve)
         LEFT JOIN ref.ref_epreuves AS e ON e.code_epreuve = r.code_epreuve
         LEFT JOIN ref.ref_statuses AS s ON s.statut = r.statut
         LEFT JOIN ref.ref_candidate_categories AS c ON c.candidate_category = r.categorie_candidat
     )
     SELECT
-        r.* EXCLUDE (dup_rank, first_line, _note, _moyenne, _origin, _session),
+        r.* EXCLUDE (first_line, _note, _moyenne, _origin, _session),
         {detail} AS detail
     FROM judged AS r
     CROSS JOIN rules
