@@ -91,7 +91,16 @@ def _columns(ncols: int) -> str:
 def _canonical_select(header: list[str], columns: list[str]) -> str:
     pos = {name: i for i, name in enumerate(header) if name in columns}
     return ", ".join(
-        f"coalesce(trim(c{pos[c]}), '') AS {c}" if c in pos else f"'' AS {c}" for c in columns
+        f"{_trimmed(f'c{pos[c]}')} AS {c}" if c in pos else f"'' AS {c}" for c in columns
+    )
+
+
+def _trimmed(field: str) -> str:
+    """The field without surrounding spaces, '' when absent; trim() only where there is
+    something to trim (most fields have nothing: half the cost)."""
+    return (
+        f"CASE WHEN starts_with({field}, ' ') OR ends_with({field}, ' ') THEN trim({field}) "
+        f"ELSE coalesce({field}, '') END"
     )
 
 
@@ -136,7 +145,7 @@ def _read_group(batch: Batch, group: list[ScannedFile]) -> list[ScannedFile]:
         files = batch.table()
         con.execute(
             f"CREATE TEMP TABLE {files} "
-            "(file_index BIGINT, row_offset BIGINT, file_name VARCHAR, sha256 VARCHAR)"
+            "(file_index UBIGINT, row_offset BIGINT, file_name VARCHAR, sha256 VARCHAR)"
         )
         con.executemany(f"INSERT INTO {files} VALUES (?, ?, ?, ?)", offsets)
         # rowid is the reading order: files in list order, rows in file order

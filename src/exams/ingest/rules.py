@@ -125,10 +125,19 @@ def validation_sql(source: str) -> str:
             max(CASE WHEN rule = 'ben_min_grade' THEN value END)::DECIMAL(18, 6) AS ben_min_grade
         FROM ref.ref_exam_rules
     ),
-    -- duplicates are rare: one hash aggregation finds them, no sort of every row
+    -- duplicates are rare: rows are grouped on one 64-bit hash of (file, candidate, épreuve),
+    -- then only the rows of repeated hashes are compared on the values (a collision is not a
+    -- duplicate); no sort, no grouping of every row on three strings
+    repeated_hashes AS (
+        SELECT hash(file_name, numero_candidat, code_epreuve) AS h
+        FROM {source}
+        GROUP BY h
+        HAVING count(*) > 1
+    ),
     duplicated AS (
         SELECT file_name, numero_candidat, code_epreuve, min(line_number) AS first_line
         FROM {source}
+        WHERE hash(file_name, numero_candidat, code_epreuve) IN (SELECT h FROM repeated_hashes)
         GROUP BY ALL
         HAVING count(*) > 1
     ),
