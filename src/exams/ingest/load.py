@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -438,12 +439,19 @@ def run(
     present: list[tuple[str, str]] = []
     batch: list[Pending] = []
     batch_rows = 0
-    with Progress("ingest", total=len(paths)) as progress:
+    stats = {path: path.stat() for path in paths}
+    unknown = [p for p in paths if (p.name, stats[p].st_size, stats[p].st_mtime_ns) not in cached]
+    with (
+        Progress("ingest", total=len(paths)) as progress,
+        # files are hashed ahead, in threads (hashlib releases the GIL, so does DuckDB)
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        scans = pool.map(scan, unknown)
         for path in paths:
-            st = path.stat()
+            st = stats[path]
             sha = cached.get((path.name, st.st_size, st.st_mtime_ns))
             if sha is None:
-                sf = scan(path)
+                sf = next(scans)
                 sha = sf.sha256
                 if (path.name, sha) in parsed:  # same bytes, touched: nothing to parse
                     con.execute(
