@@ -17,7 +17,8 @@ uv: $(if $(shell command -v uv 2>/dev/null),,$(VENV)/uv-bootstrap/bin/uv)
 
 $(VENV)/%/.synced: requirements/%.txt pyproject.toml | uv
 	@test -x $(VENV)/$*/bin/python || $(UV) venv -q --python 3.11 $(VENV)/$*
-	VIRTUAL_ENV=$(VENV)/$* $(UV) pip sync -q requirements/$*.txt
+	# bytecode compiled once here: every stage of every run would compile it again otherwise
+	VIRTUAL_ENV=$(VENV)/$* $(UV) pip sync -q --compile-bytecode requirements/$*.txt
 	VIRTUAL_ENV=$(VENV)/$* $(UV) pip install -q --no-deps -e .
 	@touch $@
 

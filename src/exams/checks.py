@@ -5,22 +5,32 @@ A suite is a SQL query on the `<warehouse>.new` file and a list of great-expecta
 expectations, each blocking or warning. The query runs in DuckDB (where the data is): aggregate
 checks come back as a few rows, so only what an expectation reads is copied into pandas.
 Every run appends one row per expectation to audit.dq_results and rebuilds the Data Docs site.
+great-expectations runs in an ephemeral context (nothing but the Data Docs written to disk).
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import shutil
+import sys
+import types
 import uuid
+from collections.abc import Generator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import yaml
 
 from exams.progress import log
 from exams.settings import EXPECTATIONS_DIR, Settings
+
+DOCS_SITE = Path("gx", "uncommitted", "data_docs", "local_site")  # under <work_dir>/gx
 
 
 @dataclass
@@ -59,15 +69,92 @@ def _kwargs(kwargs: dict, s: Settings) -> dict:
     return out
 
 
+@contextmanager
+def _deferred_imports(*names: str) -> Generator[None, None, None]:
+    """While great_expectations is imported, stand-ins for modules it imports at start-up but
+    uses only inside expectations the suites do not use (scipy.stats: KL divergence and KS
+    tests, altair: their charts), ~3 s of the import. A stand-in imports the real module on
+    first attribute access, so such an expectation still works; once the import is done,
+    `sys.modules` is left as if the modules had never been imported."""
+    installed = {}
+    for name in names:
+        if name in sys.modules:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None:
+            module = _Deferred(name)
+            module.__spec__ = spec
+            installed[name] = sys.modules[name] = module
+    try:
+        yield
+    finally:
+        for name, module in installed.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+
+
+class _Deferred(types.ModuleType):
+    def __getattr__(self, attr: str) -> object:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+def _import_gx() -> types.ModuleType:
+    os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the run log
+    if "great_expectations" in sys.modules:
+        return sys.modules["great_expectations"]
+    with _deferred_imports("scipy.stats", "altair"):
+        import great_expectations as gx  # still the bulk of the stage's time
+    return gx
+
+
+def _context(gx: types.ModuleType, root: Path) -> Any:
+    """An ephemeral context (suites, checkpoints and results in memory: a file context writes
+    and re-reads its YAML and JSON stores at every step) whose Data Docs site is the one a file
+    context at `root` has: same folder, same custom styles, a data context id."""
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+    )
+
+    plugins = root / "gx" / "plugins"
+    styles = plugins / "custom_data_docs" / "styles"
+    styles.mkdir(parents=True)
+    shutil.copyfile(
+        Path(gx.__file__).parent / "render/view/static/styles/data_docs_custom_styles_template.css",
+        styles / "data_docs_custom_styles.css",
+    )
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(),
+        plugins_directory=str(plugins),
+        data_context_id=uuid.uuid4(),
+        data_docs_sites={
+            "local_site": {
+                "class_name": "SiteBuilder",
+                "show_how_to_buttons": True,
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(root / DOCS_SITE),
+                },
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            }
+        },
+    )
+    return gx.get_context(mode="ephemeral", project_config=config)
+
+
 def validate(db: Path, s: Settings, suites: list[dict] | None = None) -> list[Outcome]:
     """Run every suite against `db` (read-only); returns one outcome per expectation."""
-    os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the run log
-    import great_expectations as gx  # ~8 s import: once per run
+    gx = _import_gx()  # once per run
 
     suites = suites if suites is not None else load_suites()
     root = s.work_dir / "gx"
     shutil.rmtree(root, ignore_errors=True)
-    ctx = gx.get_context(mode="file", project_root_dir=str(root))
+    ctx = _context(gx, root)
     source = ctx.data_sources.add_pandas("exams")
     con = duckdb.connect(str(db), read_only=True)
     outcomes: list[Outcome] = []
@@ -89,7 +176,13 @@ def validate(db: Path, s: Settings, suites: list[dict] | None = None) -> list[Ou
             )
             result = checkpoint.run(batch_parameters={"dataframe": df})
             run = next(iter(result.run_results.values()))
-            for e, r in zip(spec["expectations"], run.results, strict=True):
+            # GX returns results in its own order: each is matched to its expectation by id
+            by_id = {
+                str(x.id): e for e, x in zip(spec["expectations"], suite.expectations, strict=True)
+            }
+            assert len(by_id) == len(run.results)
+            for r in run.results:
+                e = by_id[str(r.expectation_config.id)]
                 res = r.result or {}
                 outcomes.append(Outcome(
                     suite=name,
@@ -137,7 +230,7 @@ def run(s: Settings) -> None:
     from exams.pipeline import dq_history_db
 
     run_id = record([s.new_db, dq_history_db(s)], outcomes)
-    docs = s.work_dir / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site"
+    docs = s.work_dir / "gx" / DOCS_SITE
     if docs.exists():
         target = s.publish_dir / "data_docs"
         shutil.rmtree(target, ignore_errors=True)

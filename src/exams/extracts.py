@@ -8,23 +8,36 @@ Statistical secrecy: a row whose population (present; assessed for blocks) is 1�
 counts and rate empty; complementary suppression then makes every line of the table (the route
 rows of one académie with its TOUTES row; the académie rows of one route with its NAT row; per
 block for blocks) hold no suppressed row or at least two, suppressing the smallest extra rows.
-Aggregates are computed in DuckDB; the suppression walks the few hundred aggregate rows.
+Aggregates are computed in DuckDB; the suppression walks the few hundred aggregate rows in plain
+Python, and the files are written without pandas (its import alone cost more than the rest):
+csv for CSV, pyarrow for Parquet (same schema and pandas metadata as `DataFrame.to_parquet`, so
+the same bytes), openpyxl for XLSX.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
 import shutil
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from importlib.metadata import version
+from itertools import accumulate
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from exams.progress import log
 from exams.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 SCHEMA_VERSION = "1.0"
 ALL = "TOUTES"
@@ -69,6 +82,8 @@ FROM base GROUP BY ALL
 UNION ALL
 SELECT session, 'NAT', 'France entière', 'TOUTES', sum(present), sum(admitted)
 FROM base GROUP BY ALL
+-- a fixed order: complementary suppression picks the first smallest cell of a line
+ORDER BY session, academy_code, access_route
 """
 
 BLOCKS_SQL = """
@@ -91,100 +106,237 @@ SELECT session, 'NAT', 'France entière', access_route, block_code, sum(assessed
 UNION ALL
 SELECT session, 'NAT', 'France entière', 'TOUTES', block_code, sum(assessed), sum(acquired),
     sum(attestations_non_admitted) FROM base GROUP BY ALL
+ORDER BY session, academy_code, access_route, block_code
 """
+
+
+# Column types, as pandas had them (DuckDB's `.df()`, then Int64/Float64 once suppressed): the
+# Parquet schema and its pandas metadata follow from them. session: DuckDB's integer type.
+INTEGERS = {"TINYINT": "int8", "SMALLINT": "int16", "INTEGER": "int32", "BIGINT": "int64"}
+STR, COUNT, RATE, EMPTY = "str", "Int64", "Float64", "empty"  # EMPTY: no RNCP code (all null)
+INT_CODES = {8: "b", 16: "h", 32: "i", 64: "q"}
+
+
+@dataclass
+class Table:
+    columns: list[str]
+    types: list[str]  # per column: an INTEGERS value, STR, COUNT, RATE or EMPTY
+    rows: list[tuple]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _hidden(population: list, lines: list[list[tuple | None]], threshold: int) -> list[bool]:
+    """Suppression mask of rows whose `population` (None: unknown) is given; `lines` holds, per
+    kind of line, each row's line key (None: the row is in no line of that kind)."""
+    mask = [p is not None and 1 <= p < threshold for p in population]
+    kinds = []
+    for keys in lines:  # the lines in order of first row, like pandas' groupby(sort=False)
+        groups: dict[tuple, list[int]] = {}
+        for i, key in enumerate(keys):
+            if key is not None:
+                groups.setdefault(key, []).append(i)
+        kinds.append(list(groups.values()))
+    changed = True
+    while changed:
+        changed = False
+        for groups in kinds:
+            for rows in groups:
+                if sum(mask[i] for i in rows) == 1:
+                    candidates = [i for i in rows if not mask[i]]
+                    if not candidates:
+                        continue
+                    positive = [i for i in candidates if population[i] is not None
+                                and population[i] > 0]  # fmt: skip
+                    pool = [i for i in positive or candidates if population[i] is not None]
+                    if not pool:
+                        raise ValueError("Encountered all NA values")
+                    mask[min(pool, key=population.__getitem__)] = True  # first smallest
+                    changed = True
+    return mask
+
+
+def _line_keys(rows: list[dict], keys: list[str]) -> list[tuple | None]:
+    return [None if any(r[k] is None for k in keys) else tuple(r[k] for k in keys) for r in rows]
 
 
 def suppress(df: pd.DataFrame, population: str, threshold: int, by: list[str]) -> pd.Series:
     """Boolean mask of suppressed rows: primary (1 ≤ population < threshold) then
     complementary, until every line holds zero or at least two suppressed rows."""
-    mask = (df[population] >= 1) & (df[population] < threshold)
-    lines = [[*by, "academy_code"], [*by, "access_route"]]  # rows sharing these form a line
-    changed = True
-    while changed:
-        changed = False
-        for keys in lines:
-            for _, idx in df.groupby(keys, sort=False).groups.items():
-                line = df.loc[idx]
-                hidden = mask.loc[idx]
-                if hidden.sum() == 1:
-                    candidates = line[~hidden]
-                    if candidates.empty:
-                        continue
-                    positive = candidates[candidates[population] > 0]
-                    pick = (positive if not positive.empty else candidates)[population].idxmin()
-                    mask.loc[pick] = True
-                    changed = True
-    return mask
+    import pandas as pd
+
+    rows = [{k: None if pd.isna(v) else v for k, v in r.items()}
+            for r in df.to_dict("records")]  # fmt: skip
+    lines = [_line_keys(rows, [*by, "academy_code"]), _line_keys(rows, [*by, "access_route"])]
+    hidden = _hidden([r[population] for r in rows], lines, threshold)
+    return pd.Series(hidden, index=df.index)
 
 
-def _finish(df: pd.DataFrame, population: str, rate: str, numerator: str, counts: list[str],
-            threshold: int, by: list[str]) -> pd.DataFrame:  # fmt: skip
-    df = df.copy()
-    df[rate] = (df[numerator] / df[population].where(df[population] > 0)).round(4)
-    hidden = suppress(df, population, threshold, by)
-    for col in [*counts, rate]:
-        df[col] = df[col].astype("Float64").mask(hidden)
-    for col in counts:
-        df[col] = df[col].astype("Int64")
-    return df
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str, params: dict) -> tuple[list[dict], dict]:
+    """Rows as dicts, and the column types pandas gave the session and text columns: DuckDB's
+    integer type; text all null (or no row at all) was an object column, written as nulls."""
+    cursor = con.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    types = {}
+    for name, typ, *_ in cursor.description:
+        if name == "session":
+            if str(typ) not in INTEGERS:
+                raise TypeError(f"session is {typ}, expected one of {sorted(INTEGERS)}")
+            types[name] = INTEGERS[str(typ)]
+        elif str(typ) == "VARCHAR":
+            types[name] = EMPTY if all(r[name] is None for r in rows) else STR
+    return rows, types
 
 
-def _order(df: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
-    key = df.assign(
-        _nat=df["academy_code"].eq(NATIONAL), _all=df["access_route"].eq(ALL)
-    ).sort_values(["_nat", "academy_code", "_all", "access_route", *extra])
-    return key.drop(columns=["_nat", "_all"]).reset_index(drop=True)
+def _rate(numerator: Any, population: Any) -> float | None:
+    if numerator is None or population is None or not population > 0:
+        return None
+    return round(numerator / population * 10000.0) / 10000.0  # as numpy's round(4)
 
 
-def tables_for(
-    con: duckdb.DuckDBPyConnection, session: int, threshold: int
-) -> dict[str, pd.DataFrame]:
+def _finish(rows: list[dict], population: str, rate: str, numerator: str, counts: list[str],
+            threshold: int, by: list[str]) -> None:  # fmt: skip
+    for r in rows:
+        r[rate] = _rate(r[numerator], r[population])
+    lines = [_line_keys(rows, [*by, "academy_code"]), _line_keys(rows, [*by, "access_route"])]
+    hidden = _hidden([r[population] for r in rows], lines, threshold)
+    for r, h in zip(rows, hidden, strict=True):
+        if h:
+            for col in [*counts, rate]:
+                r[col] = None
+
+
+def _table(rows: list[dict], columns: list[str], types: dict[str, str],
+           extra: list[str]) -> Table:  # fmt: skip
+    def last_if_null(v: Any) -> tuple:
+        return (v is None, "" if v is None else v)
+
+    rows = sorted(rows, key=lambda r: (
+        r["academy_code"] == NATIONAL, last_if_null(r["academy_code"]),
+        r["access_route"] == ALL, last_if_null(r["access_route"]),
+        *(last_if_null(r[k]) for k in extra),
+    ))  # fmt: skip
+    return Table(columns, [types[c] for c in columns], [tuple(r[c] for c in columns) for r in rows])
+
+
+def tables_for(con: duckdb.DuckDBPyConnection, session: int, threshold: int) -> dict[str, Table]:
     rncp = con.execute(
         "SELECT rncp_code FROM reference.ref_rncp_codes WHERE ? BETWEEN first_session AND "
         "last_session",
         [session],
     ).fetchone()
     rncp_code = rncp[0] if rncp else None
-    rates = con.execute(PASS_RATES_SQL, {"session": session}).df()
-    rates = _finish(rates, "present", "pass_rate", "admitted", ["present", "admitted"],
-                    threshold, [])  # fmt: skip
-    rates.insert(1, "rncp_code", rncp_code)
-    blocks = con.execute(BLOCKS_SQL, {"session": session}).df()
-    blocks = _finish(blocks, "assessed", "acquisition_rate", "acquired",
-                     ["assessed", "acquired", "attestations_non_admitted"], threshold,
-                     ["block_code"])  # fmt: skip
-    blocks.insert(1, "rncp_code", rncp_code)
+    rates, types_r = _fetch(con, PASS_RATES_SQL, {"session": session})
+    _finish(rates, "present", "pass_rate", "admitted", ["present", "admitted"], threshold, [])
+    blocks, types_b = _fetch(con, BLOCKS_SQL, {"session": session})
+    _finish(blocks, "assessed", "acquisition_rate", "acquired",
+            ["assessed", "acquired", "attestations_non_admitted"], threshold,
+            ["block_code"])  # fmt: skip
+    for r in rates + blocks:
+        r["rncp_code"] = rncp_code
+    rncp_type = STR if rncp_code is not None else EMPTY
+    types_r |= {"rncp_code": rncp_type, "present": COUNT, "admitted": COUNT, "pass_rate": RATE}
+    types_b |= {"rncp_code": rncp_type, "assessed": COUNT, "acquired": COUNT,
+                "acquisition_rate": RATE, "attestations_non_admitted": COUNT}  # fmt: skip
     cols_b = ["session", "rncp_code", "academy_code", "academy_name", "access_route",
               "block_code", "assessed", "acquired", "acquisition_rate",
               "attestations_non_admitted"]  # fmt: skip
     cols_r = ["session", "rncp_code", "academy_code", "academy_name", "access_route", "present",
               "admitted", "pass_rate"]  # fmt: skip
     return {
-        f"ndrc_{session}_pass_rates": _order(rates[cols_r], []),
-        f"ndrc_{session}_blocks": _order(blocks[cols_b], ["block_code"]),
+        f"ndrc_{session}_pass_rates": _table(rates, cols_r, types_r, []),
+        f"ndrc_{session}_blocks": _table(blocks, cols_b, types_b, ["block_code"]),
     }
 
 
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    df.to_csv(path, sep=";", decimal=",", index=False, encoding="utf-8-sig", lineterminator="\r\n")
+def _csv_formatter(kind: str) -> Callable[[Any], str]:
+    if kind == RATE:  # decimal comma, like pandas' to_csv(decimal=",")
+        return lambda v: "" if v is None else str(v).replace(".", ",", 1)
+    if kind == STR:
+        return lambda v: "" if v is None else v
+    return lambda v: "" if v is None else str(v)
 
 
-def _write_xlsx(
-    tables: dict[str, pd.DataFrame], path: Path, threshold: int, when: datetime
-) -> None:
+def _write_csv(table: Table, path: Path) -> None:
+    formats = [_csv_formatter(t) for t in table.types]
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        writer.writerow(table.columns)
+        writer.writerows([fmt(v) for fmt, v in zip(formats, row, strict=True)]
+                         for row in table.rows)  # fmt: skip
+
+
+def _arrow_array(typ: pa.DataType, values: tuple) -> pa.Array:
+    """An Arrow array built from its buffers: `pa.array` would first import pandas (~1 s, more
+    than the whole stage otherwise) to check whether the values are a pandas object."""
+    import pyarrow as pa
+
+    n = len(values)
+    if pa.types.is_null(typ):
+        return pa.nulls(n)
+    nulls = sum(v is None for v in values)
+    validity = None
+    if nulls:
+        bits = bytearray((n + 7) // 8)
+        for i, v in enumerate(values):
+            if v is not None:
+                bits[i >> 3] |= 1 << (i & 7)
+        validity = pa.py_buffer(bits)
+    if pa.types.is_large_string(typ):
+        encoded = [b"" if v is None else v.encode() for v in values]
+        offsets = array("q", accumulate((len(b) for b in encoded), initial=0))
+        buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    else:
+        code = "d" if pa.types.is_floating(typ) else INT_CODES[typ.bit_width]  # array module
+        zero = 0.0 if code == "d" else 0
+        buffers = [validity, pa.py_buffer(array(code, [zero if v is None else v for v in values]))]
+    return pa.Array.from_buffers(typ, n, buffers, null_count=nulls)
+
+
+def _write_parquet(table: Table, path: Path) -> None:
+    """What `DataFrame.to_parquet(path, index=False)` wrote for the same frame, byte for byte:
+    same Arrow schema, same pandas metadata (so pandas reads back the same dtypes)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow = {STR: pa.large_string(), COUNT: pa.int64(), RATE: pa.float64(), EMPTY: pa.null()}
+    pandas_type = {STR: ("object", "str"), COUNT: ("int64", "Int64"),
+                   RATE: ("float64", "Float64"), EMPTY: ("empty", "object")}  # fmt: skip
+    columns = list(zip(*table.rows, strict=True)) if table.rows else [()] * len(table.columns)
+    fields, arrays, meta = [], [], []
+    for name, kind, values in zip(table.columns, table.types, columns, strict=True):
+        typ = arrow.get(kind) or getattr(pa, kind)()
+        fields.append(pa.field(name, typ))
+        arrays.append(_arrow_array(typ, values))
+        pd_type, np_type = pandas_type.get(kind, (kind, kind))
+        meta.append({"name": name, "field_name": name, "pandas_type": pd_type,
+                     "numpy_type": np_type, "metadata": None})  # fmt: skip
+    pandas_meta = {
+        "index_columns": [], "column_indexes": [], "columns": meta, "attributes": {},
+        "creator": {"library": "pyarrow", "version": pa.__version__},
+        "pandas_version": version("pandas"),
+    }  # fmt: skip
+    schema = pa.schema(fields, metadata={b"pandas": json.dumps(pandas_meta).encode()})
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path, compression="snappy")
+
+
+def _write_xlsx(tables: dict[str, Table], path: Path, threshold: int, when: datetime) -> None:
     from openpyxl import Workbook
 
+    # not write_only: without lxml it is no faster here, and it drops the sheets' <dimension>
     wb = Workbook()
     wb.remove(wb.active)
-    for name, df in tables.items():
+    for name, table in tables.items():
         ws = wb.create_sheet(name.split("_", 2)[2][:31])
-        ws.append(list(df.columns))
-        for row in df.astype(object).where(df.notna(), None).itertuples(index=False):
-            ws.append(list(row))  # aggregate rows only (a few hundred)
+        ws.append(table.columns)
+        for row in table.rows:
+            ws.append(row)  # aggregate rows only (a few hundred)
     ws = wb.create_sheet("colonnes")
     ws.append(["table", "colonne", "description"])
-    for name, df in tables.items():
-        for col in df.columns:
+    for name, table in tables.items():
+        for col in table.columns:
             ws.append([name, col, COLUMNS.get(col, "")])
     ws.append([])
     ws.append([SOURCES.format(threshold=threshold)])
@@ -204,13 +356,13 @@ def write_session(con: duckdb.DuckDBPyConnection, session: int, out: Path, thres
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     files = []
-    for name, df in tables.items():
-        _write_csv(df, tmp / f"{name}.csv")
-        df.to_parquet(tmp / f"{name}.parquet", index=False)
-        files += [(f"{name}.csv", len(df)), (f"{name}.parquet", len(df))]
+    for name, table in tables.items():
+        _write_csv(table, tmp / f"{name}.csv")
+        _write_parquet(table, tmp / f"{name}.parquet")
+        files += [(f"{name}.csv", len(table)), (f"{name}.parquet", len(table))]
     xlsx = f"ndrc_{session}.xlsx"
     _write_xlsx(tables, tmp / xlsx, threshold, when)
-    files.append((xlsx, sum(len(df) for df in tables.values())))
+    files.append((xlsx, sum(len(table) for table in tables.values())))
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "session": session,
