@@ -400,12 +400,16 @@ def _store_batch(
         ).fetchone()[0]
         _record(con, p, rej.code, rej.detail, n, n)
         log(f"{name}: REJECTED ({rej.code}: {rej.detail})")
+    # rows carry their line number: no need to keep their order, the store runs in parallel
+    # (the reads above need the order: their rowid is the line)
+    con.execute("SET preserve_insertion_order = false")
     _add_keys(con, "batch_accepted", key)
     con.execute(
         f"""INSERT INTO raw.export_rows BY NAME
         SELECT file_name, line_number, {", ".join(STORED)}, reason_code, detail
         FROM ({validation_sql("batch_accepted")})"""
     )
+    con.execute("RESET preserve_insertion_order")
     accepted = [n for n in by_name if n not in rejected]
     counts = {
         name: (total, quarantined)
