@@ -182,3 +182,35 @@ def test_refuses_to_run_without_a_pseudonym_key_outside_demo(tmp_path: Path) -> 
     assert proc.returncode != 0
     assert "EXAMS_PSEUDONYM_KEY is not set" in proc.stderr
     assert not (tmp_path / "wh" / ".private" / "results.build.duckdb").exists()
+
+
+def test_transform_reuses_the_parse_and_the_dbt_docs_until_the_code_changes(
+    published_warehouse: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """No unit tests in the nightly build; a second transform parses partially and puts the
+    previous dbt docs back (what `dbt docs generate` would write); a code change regenerates."""
+    from exams import pipeline, settings
+
+    warehouse = tmp_path / "warehouse" / "results.duckdb"
+    shutil.copytree(published_warehouse.parent, warehouse.parent)
+    env = pipeline_env(SAMPLE_DIR, warehouse)
+    first = run_exams("transform", env=env)  # new paths: parsed and documented again
+    assert "START unit_test" not in first.stdout and "START sql table model" in first.stdout
+    assert "dbt docs unchanged" not in first.stderr
+    second = run_exams("transform", env=env)
+    assert "Unable to do partial parsing" not in second.stdout + second.stderr
+    assert "dbt docs unchanged" in second.stderr
+    work = warehouse.parent / ".private" / "results.work"
+    for name in pipeline.DOCS_FILES:
+        assert (work / "dbt_target" / name).read_bytes() == (
+            work / "dbt_docs_cache" / name
+        ).read_bytes()
+    for name, value in pipeline_env(SAMPLE_DIR, warehouse).items():
+        if name.startswith("EXAMS_"):
+            monkeypatch.setenv(name, value)
+    s = settings.load()
+    key = pipeline._docs_key(s)
+    assert pipeline._restore_docs(s, key)
+    monkeypatch.setattr(pipeline, "code_fingerprint", lambda: "another deployment")
+    assert pipeline._docs_key(s) != key
+    assert not pipeline._restore_docs(s, pipeline._docs_key(s))

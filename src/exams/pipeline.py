@@ -67,7 +67,9 @@ def ingest(s: Settings) -> dict:
     return result.__dict__
 
 
-def _dbt(args: list[str], s: Settings) -> None:
+def _dbt(args: list[str], s: Settings, manifest: object | None = None):
+    """One dbt command in this process (dbtRunner), against the build database; returns dbt's
+    result (for `parse`, the manifest). A manifest from an earlier `parse` skips re-parsing."""
     from dbt.cli.main import dbtRunner
 
     os.environ["EXAMS_BUILD_DB"] = str(s.build_db)
@@ -75,7 +77,7 @@ def _dbt(args: list[str], s: Settings) -> None:
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(s.work_dir / "dbt_target"), "--log-path", str(s.work_dir / "dbt_logs"),
     ]  # fmt: skip
-    result = dbtRunner().invoke([*args, *common])
+    result = dbtRunner(manifest=manifest).invoke([*args, *common])  # type: ignore[arg-type]
     if result.exception is not None:
         raise StageFailed(f"dbt {args[0]}: {result.exception}")
     if not result.success:
@@ -85,6 +87,7 @@ def _dbt(args: list[str], s: Settings) -> None:
             if str(r.status).lower() in {"error", "fail", "runtime error"}
         ]
         raise StageFailed(f"dbt {args[0]} failed:\n  " + "\n  ".join(failed or ["see dbt logs"]))
+    return result.result
 
 
 def dq_history_db(s: Settings) -> Path:
@@ -94,11 +97,79 @@ def dq_history_db(s: Settings) -> Path:
 
 
 def transform(s: Settings) -> None:
-    """dbt build (seeds, models, unit and data tests) on the build database, dbt docs, then the
-    candidate publication file with only the published schemas."""
-    _dbt(["build"], s)
-    _dbt(["docs", "generate"], s)
+    """dbt build (seeds, models, data tests) on the build database, dbt docs, then the candidate
+    publication file with only the published schemas.
+
+    - One parse per run, reused by every dbt command of the process; it is a partial parse
+      (dbt's partial_parse.msgpack in the state folder's dbt_target, kept across nightly runs).
+    - No unit tests here: they check the SQL, not the data, and run in development and CI
+      (`make test`, tests/test_dbt_unit.py), as dbt recommends.
+    - dbt docs are generated again only when the project (code_fingerprint), dbt, the profile or
+      the build database's schema changed; otherwise the previous run's site is put back, so the
+      published docs are the ones `dbt docs generate` would write.
+    """
+    manifest = _dbt(["parse"], s)
+    _dbt(["build", "--exclude-resource-type", "unit_test"], s, manifest)
+    key = _docs_key(s)
+    if _restore_docs(s, key):
+        log("transform: dbt docs unchanged (project and schema as at the last generation)")
+    else:
+        _dbt(["docs", "generate"], s, manifest)
+        _save_docs(s, key)
     assemble_new(s)
+
+
+DOCS_FILES = ("index.html", "catalog.json", "manifest.json")
+
+
+def _docs_cache(s: Settings) -> Path:
+    return s.work_dir / "dbt_docs_cache"
+
+
+def _docs_key(s: Settings) -> str:
+    """What `dbt docs generate` depends on: the project (code_fingerprint: models, seeds,
+    macros, dbt_project.yml, the package), dbt's and DuckDB's versions, the profile, the paths
+    written into the manifest (project and target folders, the build database), and the schema
+    of the build database, which the catalog describes."""
+    import dbt.version
+
+    digest = hashlib.sha256()
+    for part in (
+        code_fingerprint(), dbt.version.__version__, duckdb.__version__, str(DBT_PROJECT_DIR),
+        str(s.work_dir), str(s.build_db), (DBT_PROJECT_DIR / "profiles.yml").read_text(),
+    ):  # fmt: skip
+        digest.update(part.encode() + b"\0")
+    con = duckdb.connect(str(s.build_db))  # the same instance as dbt's (same process)
+    try:
+        schema = con.execute(
+            "SELECT schema_name, table_name, column_index, column_name, data_type, comment "
+            "FROM duckdb_columns() WHERE database_name = current_database() ORDER BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+    digest.update(repr(schema).encode())
+    return digest.hexdigest()
+
+
+def _restore_docs(s: Settings, key: str) -> bool:
+    cache, target = _docs_cache(s), s.work_dir / "dbt_target"
+    stamp = cache / "key"
+    if not (stamp.exists() and stamp.read_text() == key):
+        return False
+    if not all((cache / name).exists() for name in DOCS_FILES):
+        return False
+    for name in DOCS_FILES:  # over the build's manifest.json: the docs' own is published
+        shutil.copyfile(cache / name, target / name)
+    return True
+
+
+def _save_docs(s: Settings, key: str) -> None:
+    cache, target = _docs_cache(s), s.work_dir / "dbt_target"
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "key").unlink(missing_ok=True)  # no key while the files change
+    for name in DOCS_FILES:
+        shutil.copyfile(target / name, cache / name)
+    (cache / "key").write_text(key)
 
 
 def assemble_new(s: Settings) -> None:
@@ -107,9 +178,13 @@ def assemble_new(s: Settings) -> None:
     # same configuration as dbt's in-process connection (DuckDB refuses a different one)
     con = duckdb.connect(str(s.build_db))
     con.execute(f"ATTACH '{s.new_db}' AS pub")
+    # the published relations, tables or views (a mart that is a view on the build database,
+    # over a table it would only repeat, is written once: here)
     tables = con.execute(
         "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
-        f"AND schema_name IN {PUBLISHED_SCHEMAS} ORDER BY ALL"
+        f"AND schema_name IN {PUBLISHED_SCHEMAS} UNION ALL "
+        "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = current_database() "
+        f"AND schema_name IN {PUBLISHED_SCHEMAS} AND NOT internal ORDER BY ALL"
     ).fetchall()
     for schema in PUBLISHED_SCHEMAS:
         con.execute(f"CREATE SCHEMA pub.{schema}")

@@ -28,6 +28,57 @@ academies as (
 
 ),
 
+-- an épreuve on two rows of one candidate is counted on the rows of the candidates that
+-- int_candidates_identified flags (every candidate with a repeated épreuve is flagged) and on
+-- the rows without a candidate key, not by a window over every row; each CTE is read once, so
+-- that DuckDB streams the rows rather than materialising them
+keyed_rows as (
+
+    select * from {{ ref('stg_exports__result_rows') }}
+    where not is_quarantined and candidate_key is not null
+
+),
+
+rows_without_key as (
+
+    select * from {{ ref('stg_exports__result_rows') }}
+    where not is_quarantined and candidate_key is null
+
+),
+
+flagged_candidates as (
+
+    select * from {{ ref('int_candidates_identified') }}
+    where may_repeat_an_epreuve
+
+),
+
+rows_to_count as (
+
+    select keyed_rows.*
+    from keyed_rows
+    inner join flagged_candidates
+        on
+            keyed_rows.session is not distinct from flagged_candidates.session
+            and keyed_rows.candidate_key = flagged_candidates.candidate_key
+
+    union all
+
+    select * from rows_without_key
+
+),
+
+repeated as (
+
+    select
+        file_name,
+        line_number,
+        count(*) over (partition by session, candidate_key, code_epreuve) > 1 as is_repeated
+
+    from rows_to_count
+
+),
+
 flagged as (
 
     select
@@ -49,9 +100,7 @@ flagged as (
             or result_rows.grade_hundredths < {{ exam_rule('ben_min_grade') }} * 100
         ) as ben_inconsistent,
         result_rows.statut = 'VA' and not coalesce(categories.is_vae, false) as va_outside_vae,
-        count(*) over (
-            partition by result_rows.session, result_rows.candidate_key, result_rows.code_epreuve
-        ) > 1 as duplicate_epreuve
+        coalesce(repeated.is_repeated, false) as duplicate_epreuve
 
     from result_rows
     left join epreuves on result_rows.code_epreuve = epreuves.code_epreuve
@@ -61,6 +110,10 @@ flagged as (
             result_rows.academy_code = academies.academy_code
             and result_rows.session
             between coalesce(academies.first_session, 0) and coalesce(academies.last_session, 9999)
+    left join repeated
+        on
+            result_rows.file_name = repeated.file_name
+            and result_rows.line_number = repeated.line_number
 
 ),
 

@@ -1,7 +1,34 @@
 -- One row per complete candidate × unit (U1–U6; UF1 when the optional épreuve was sat): unit
 -- grade (U5: coefficient-weighted E5A/E5B), assessed, acquired, validated by VAE.
+-- A unit of one épreuve is that épreuve's row: only the rows of units of several épreuves, and
+-- every row of a candidate who may have an épreuve twice, are grouped (not ~17 M groups of one
+-- row at national scale). Each CTE is read once, so that DuckDB streams it (a CTE read twice
+-- is materialised).
 with
 
+own_unit_rows as (
+
+    select * from {{ ref('int_result_rows_graded') }}
+    where unit_epreuves = 1
+
+),
+
+shared_unit_rows as (
+
+    select * from {{ ref('int_result_rows_graded') }}
+    where unit_epreuves is distinct from 1
+
+),
+
+own_unit_rows_to_group as (
+
+    select * from {{ ref('int_result_rows_graded') }}
+    where unit_epreuves = 1
+
+),
+
+-- complete candidates, and among them those whose every row is grouped (an épreuve may be on
+-- two of their rows) or not
 candidates as (
 
     select * from {{ ref('int_candidates_identified') }}
@@ -9,56 +36,138 @@ candidates as (
 
 ),
 
-graded as (
+candidates_without_repeat as (
 
-    select * from {{ ref('int_result_rows_graded') }}
+    select * from {{ ref('int_candidates_identified') }}
+    where is_complete and may_repeat_an_epreuve is false
 
 ),
 
-per_unit as (
+candidates_with_repeat as (
+
+    select * from {{ ref('int_candidates_identified') }}
+    where is_complete and may_repeat_an_epreuve is not false
+
+),
+
+single_epreuve_units as (
 
     select
-        session,
-        candidate_key,
-        unit_code,
-        min(block_code) as block_code,
-        bool_and(is_assessed_status) as is_assessed,
-        bool_and(statut = 'VA') as is_vae_validated,
-        bool_or(not is_mandatory and statut = 'NOTE') as is_optional_sat,
-        bool_and(is_mandatory) as is_mandatory_unit,
+        candidates_without_repeat.session,
+        candidates_without_repeat.academy_code,
+        candidates_without_repeat.candidate_key,
+        candidates_without_repeat.candidate_category,
+        own_unit_rows.unit_code,
+        own_unit_rows.block_code,
+        own_unit_rows.is_assessed_status as is_assessed,
+        own_unit_rows.statut = 'VA' as is_vae_validated,
+        not own_unit_rows.is_mandatory and own_unit_rows.statut = 'NOTE' as is_optional_sat,
+        own_unit_rows.is_mandatory as is_mandatory_unit,
         -- weights: the coefficients, or 1 each for an uncoefficiented (optional) épreuve
-        sum(greatest(coefficient, 1)) as weight,
-        sum(greatest(coefficient, 1) * points_hundredths) as weighted_points
+        greatest(own_unit_rows.coefficient, 1) as weight,
+        greatest(own_unit_rows.coefficient, 1) * own_unit_rows.points_hundredths as weighted_points
 
-    from graded
-    group by session, candidate_key, unit_code
+    from own_unit_rows
+    inner join candidates_without_repeat
+        on
+            own_unit_rows.session = candidates_without_repeat.session
+            and own_unit_rows.candidate_key = candidates_without_repeat.candidate_key
 
 ),
 
-units as (
+-- the rows of units of several épreuves, and the others of the candidates who may repeat one
+rows_to_group as (
 
     select
         candidates.session,
         candidates.academy_code,
         candidates.candidate_key,
         candidates.candidate_category,
-        per_unit.unit_code,
-        per_unit.block_code,
-        per_unit.is_assessed,
-        case
-            when per_unit.is_assessed then per_unit.weighted_points / per_unit.weight / 100.0
-        end as unit_grade,
-        per_unit.is_assessed
-        and per_unit.weighted_points >= {{ exam_rule('pass_mark') }} * 100 * per_unit.weight
-            as is_acquired,
-        per_unit.is_vae_validated
+        shared_unit_rows.unit_code,
+        shared_unit_rows.block_code,
+        shared_unit_rows.is_assessed_status,
+        shared_unit_rows.statut,
+        shared_unit_rows.is_mandatory,
+        shared_unit_rows.coefficient,
+        shared_unit_rows.points_hundredths
 
-    from per_unit
+    from shared_unit_rows
     inner join candidates
         on
-            per_unit.session = candidates.session
-            and per_unit.candidate_key = candidates.candidate_key
-    where per_unit.is_mandatory_unit or per_unit.is_optional_sat
+            shared_unit_rows.session = candidates.session
+            and shared_unit_rows.candidate_key = candidates.candidate_key
+
+    union all
+
+    select
+        candidates_with_repeat.session,
+        candidates_with_repeat.academy_code,
+        candidates_with_repeat.candidate_key,
+        candidates_with_repeat.candidate_category,
+        own_unit_rows_to_group.unit_code,
+        own_unit_rows_to_group.block_code,
+        own_unit_rows_to_group.is_assessed_status,
+        own_unit_rows_to_group.statut,
+        own_unit_rows_to_group.is_mandatory,
+        own_unit_rows_to_group.coefficient,
+        own_unit_rows_to_group.points_hundredths
+
+    from own_unit_rows_to_group
+    inner join candidates_with_repeat
+        on
+            own_unit_rows_to_group.session = candidates_with_repeat.session
+            and own_unit_rows_to_group.candidate_key = candidates_with_repeat.candidate_key
+
+),
+
+grouped_units as (
+
+    select
+        session,
+        academy_code,
+        candidate_key,
+        candidate_category,
+        unit_code,
+        min(block_code) as block_code,
+        bool_and(is_assessed_status) as is_assessed,
+        bool_and(statut = 'VA') as is_vae_validated,
+        bool_or(not is_mandatory and statut = 'NOTE') as is_optional_sat,
+        bool_and(is_mandatory) as is_mandatory_unit,
+        sum(greatest(coefficient, 1)) as weight,
+        sum(greatest(coefficient, 1) * points_hundredths) as weighted_points
+
+    from rows_to_group
+    group by session, academy_code, candidate_key, candidate_category, unit_code
+
+),
+
+per_unit as (
+
+    select * from single_epreuve_units
+    union all
+    select * from grouped_units
+
+),
+
+units as (
+
+    select
+        session,
+        academy_code,
+        candidate_key,
+        candidate_category,
+        unit_code,
+        block_code,
+        is_assessed,
+        case
+            when is_assessed then weighted_points / weight / 100.0
+        end as unit_grade,
+        is_assessed
+        and weighted_points >= {{ exam_rule('pass_mark') }} * 100 * weight as is_acquired,
+        is_vae_validated
+
+    from per_unit
+    where is_mandatory_unit or is_optional_sat
 
 )
 
