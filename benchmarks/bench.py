@@ -7,7 +7,8 @@
    settings were already generated), then reads them once to warm the page cache.
 2. Times, on those files, each stage as its own process (`exams ingest|transform|check|publish|
    extracts`, fresh warehouse folder, EXAMS_MODE=test), then `exams run` again with no new
-   export (must find nothing to do), then benchmarks/raw_duckdb.py and benchmarks/pandas_ref.py.
+   export (must find nothing to do), then benchmarks/raw_duckdb.py and benchmarks/pandas_ref.py,
+   and benchmarks/csv_load.py (DuckDB loading the same files into a table: ingest's reference).
    Each process: wall time, CPU time (user + sys) and peak RSS, from os.wait4.
 3. Checks that the pipeline's marts.pass_rates and marts.block_capitalisation equal the two
    references (sorted, contract columns, rates within 1e-9); exits 1 if not.
@@ -310,6 +311,11 @@ def ratios(r: dict) -> dict:
         ),
         "cpu_run_vs_raw": round(r["whole_run"]["cpu_s"] / r["raw_duckdb"]["cpu_s"], 2),
         "cpu_pandas_vs_run": round(r["pandas"]["cpu_s"] / r["whole_run"]["cpu_s"], 2),
+        # issue #3: ingest against DuckDB loading the same CSV files into a table
+        "ingest_vs_csv_load": round(r["stages"]["ingest"]["wall_s"] / r["csv_load"]["wall_s"], 2),
+        "cpu_ingest_vs_csv_load": round(
+            r["stages"]["ingest"]["cpu_s"] / r["csv_load"]["cpu_s"], 2
+        ),
     }
 
 
@@ -317,13 +323,14 @@ def table(r: dict) -> str:
     q = r["ratios"]
     lines = [f"scale {r['data']['rows']:,} rows ({r['data']['files']} files, "
              f"{len(r['data']['sessions'])} sessions), {r['date']}", ""]  # fmt: skip
-    lines.append(f"{'process':<14}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}")
+    lines.append(f"{'process':<16}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}")
     rows = [(s, r["stages"][s]) for s in STAGES] + [
         ("whole run", r["whole_run"]), ("no-change run", r["rerun"]),
         ("raw DuckDB", r["raw_duckdb"]), ("pandas", r["pandas"]),
+        ("DuckDB CSV load", r["csv_load"]),
     ]  # fmt: skip
     for name, m in rows:
-        lines.append(f"{name:<14}{m['wall_s']:>9.2f}{m['cpu_s']:>9.2f}{m['peak_rss_mb']:>9.0f}")
+        lines.append(f"{name:<16}{m['wall_s']:>9.2f}{m['cpu_s']:>9.2f}{m['peak_rss_mb']:>9.0f}")
     lines += ["", f"{'ratio (wall time)':<34}{'value':>8}  target at 20 M   {'cpu time':>8}"]
     labels = {
         "transform_vs_raw": "transform / raw DuckDB",
@@ -340,6 +347,8 @@ def table(r: dict) -> str:
             f"{label:<34}{q[k]:>8.2f}  {op} {target:<4g} {'ok' if ok else 'MISSED':<7}{cpu}"
         )
     lines.append(f"{'pandas / raw DuckDB':<34}{q['pandas_vs_raw']:>8.2f}")
+    lines.append(f"{'ingest / DuckDB CSV load (#3)':<34}{q['ingest_vs_csv_load']:>8.2f}"
+                 f"{'':>25}{q['cpu_ingest_vs_csv_load']:>8.2f}")  # fmt: skip
     load = r.get("load_average", {})
     lines.append(f"load average (1 min) before/after: {load.get('before')}/{load.get('after')} "
                  f"on {r['machine']['cores']} cores")  # fmt: skip
@@ -477,7 +486,11 @@ def main(argv: list[str] | None = None) -> int:
     r["pandas"] = timed("pandas", py + [str(HERE / "pandas_ref.py"), "--raw-dir",
                         str(base / "raw"), "--out", str(base / "out" / "pandas")],
                         env, logs / "pandas.log")  # fmt: skip
-    failed |= r["raw_duckdb"]["rc"] != 0 or r["pandas"]["rc"] != 0
+    r["csv_load"] = timed("DuckDB CSV load", py + [str(HERE / "csv_load.py"), "--raw-dir",
+                          str(base / "raw"), "--db", str(base / "out" / "csv_load.duckdb")],
+                          env, logs / "csv_load.log")  # fmt: skip
+    (base / "out" / "csv_load.duckdb").unlink(missing_ok=True)
+    failed |= r["raw_duckdb"]["rc"] != 0 or r["pandas"]["rc"] != 0 or r["csv_load"]["rc"] != 0
     if failed:
         log("a process failed: no comparison")
         return 2
