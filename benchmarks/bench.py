@@ -313,9 +313,7 @@ def ratios(r: dict) -> dict:
         "cpu_pandas_vs_run": round(r["pandas"]["cpu_s"] / r["whole_run"]["cpu_s"], 2),
         # issue #3: ingest against DuckDB loading the same CSV files into a table
         "ingest_vs_csv_load": round(r["stages"]["ingest"]["wall_s"] / r["csv_load"]["wall_s"], 2),
-        "cpu_ingest_vs_csv_load": round(
-            r["stages"]["ingest"]["cpu_s"] / r["csv_load"]["cpu_s"], 2
-        ),
+        "cpu_ingest_vs_csv_load": round(r["stages"]["ingest"]["cpu_s"] / r["csv_load"]["cpu_s"], 2),
     }
 
 
