@@ -118,47 +118,22 @@ flagged as (
 ),
 
 -- aggregate first (one row per file), then unpivot the few aggregates
+{%- set checks = [
+    'grade_out_of_range', 'unknown_statut', 'unknown_epreuve', 'unknown_category',
+    'invalid_academy', 'ccf_not_allowed', 'ben_inconsistent', 'va_outside_vae',
+    'duplicate_epreuve',
+] %}
 per_file as (
 
     select
         file_name,
-        count(*) as rows_checked,
-        count(*) filter (where grade_out_of_range) as grade_out_of_range_violations,
-        coalesce(
-            list(line_number order by line_number) filter (where grade_out_of_range)[1:5]::varchar, '[]'
-        ) as grade_out_of_range_first_lines,
-        count(*) filter (where unknown_statut) as unknown_statut_violations,
-        coalesce(
-            list(line_number order by line_number) filter (where unknown_statut)[1:5]::varchar, '[]'
-        ) as unknown_statut_first_lines,
-        count(*) filter (where unknown_epreuve) as unknown_epreuve_violations,
-        coalesce(
-            list(line_number order by line_number) filter (where unknown_epreuve)[1:5]::varchar, '[]'
-        ) as unknown_epreuve_first_lines,
-        count(*) filter (where unknown_category) as unknown_category_violations,
-        coalesce(
-            list(line_number order by line_number) filter (where unknown_category)[1:5]::varchar, '[]'
-        ) as unknown_category_first_lines,
-        count(*) filter (where invalid_academy) as invalid_academy_violations,
-        coalesce(
-            list(line_number order by line_number) filter (where invalid_academy)[1:5]::varchar, '[]'
-        ) as invalid_academy_first_lines,
-        count(*) filter (where ccf_not_allowed) as ccf_not_allowed_violations,
-        coalesce(
-            list(line_number order by line_number) filter (where ccf_not_allowed)[1:5]::varchar, '[]'
-        ) as ccf_not_allowed_first_lines,
-        count(*) filter (where ben_inconsistent) as ben_inconsistent_violations,
-        coalesce(
-            list(line_number order by line_number) filter (where ben_inconsistent)[1:5]::varchar, '[]'
-        ) as ben_inconsistent_first_lines,
-        count(*) filter (where va_outside_vae) as va_outside_vae_violations,
-        coalesce(
-            list(line_number order by line_number) filter (where va_outside_vae)[1:5]::varchar, '[]'
-        ) as va_outside_vae_first_lines,
-        count(*) filter (where duplicate_epreuve) as duplicate_epreuve_violations,
-        coalesce(
-            list(line_number order by line_number) filter (where duplicate_epreuve)[1:5]::varchar, '[]'
-        ) as duplicate_epreuve_first_lines
+        {% for check in checks %}
+            count(*) filter (where {{ check }}) as {{ check }}_violations,
+            coalesce(
+                list(line_number order by line_number) filter (where {{ check }})[1:5]::varchar, '[]'
+            ) as {{ check }}_first_lines,
+        {% endfor %}
+        count(*) as rows_checked
 
     from flagged
     group by file_name
@@ -170,15 +145,9 @@ final as (
     -- noqa: disable=LT02,LT05
     unpivot per_file
     on
-        (grade_out_of_range_violations, grade_out_of_range_first_lines) as grade_out_of_range,
-        (unknown_statut_violations, unknown_statut_first_lines) as unknown_statut,
-        (unknown_epreuve_violations, unknown_epreuve_first_lines) as unknown_epreuve,
-        (unknown_category_violations, unknown_category_first_lines) as unknown_category,
-        (invalid_academy_violations, invalid_academy_first_lines) as invalid_academy,
-        (ccf_not_allowed_violations, ccf_not_allowed_first_lines) as ccf_not_allowed,
-        (ben_inconsistent_violations, ben_inconsistent_first_lines) as ben_inconsistent,
-        (va_outside_vae_violations, va_outside_vae_first_lines) as va_outside_vae,
-        (duplicate_epreuve_violations, duplicate_epreuve_first_lines) as duplicate_epreuve
+        {% for check in checks %}
+        ({{ check }}_violations, {{ check }}_first_lines) as {{ check }}{% if not loop.last %},{% endif %}
+        {% endfor %}
     into name check_name value violations, first_lines
     -- noqa: enable=LT02,LT05
 

@@ -262,16 +262,31 @@ def prepare(
         read_header(sf)
     except FileRejected as rej:
         _drop_copy(sf)
-        con.execute(
-            f"INSERT INTO ingest.rejected_rows SELECT ?, ?, range, ?, ? "
-            f"FROM range(2, {max(sf.lines, 1) + 1})",
-            [sf.path.name, sf.sha256, rej.code, rej.detail],
-        )
-        n = max(sf.lines - 1, 0)
-        _record(con, Pending(sf, fn, st), rej.code, rej.detail, n, n)
-        log(f"{sf.path.name}: REJECTED ({rej.code}: {rej.detail})")
+        _reject(con, Pending(sf, fn, st), rej, _every_line(sf))
         return None
     return Pending(sf, fn, st)
+
+
+def _every_line(sf: ScannedFile) -> str:
+    """Every physical line after the header, for a file whose rows cannot be parsed."""
+    return f"SELECT range AS line_number FROM range(2, {max(sf.lines, 1) + 1})"
+
+
+def _reject(con: duckdb.DuckDBPyConnection, p: Pending, rej: FileRejected, lines: str) -> None:
+    """A file rejected whole: each of its data lines (`lines`, a query of line_number; it may
+    use $name) quarantined with the file's reason, and the file recorded."""
+    name = p.sf.path.name
+    con.execute(
+        f"""INSERT INTO ingest.rejected_rows
+        SELECT $name, $sha, line_number, $code, $detail FROM ({lines})""",
+        {"name": name, "sha": p.sf.sha256, "code": rej.code, "detail": rej.detail},
+    )
+    n = con.execute(
+        "SELECT count(*) FROM ingest.rejected_rows WHERE file_name = ? AND sha256 = ?",
+        [name, p.sf.sha256],
+    ).fetchone()[0]
+    _record(con, p, rej.code, rej.detail, n, n)
+    log(f"{name}: REJECTED ({rej.code}: {rej.detail})")
 
 
 def _drop_copy(sf: ScannedFile) -> None:
@@ -385,21 +400,8 @@ def _store_batch(
     con.execute("BEGIN TRANSACTION")
     for name, rej in rejected.items():
         p = by_name[name]
-        if name in unreadable:
-            lines = f"SELECT range AS line_number FROM range(2, {max(p.sf.lines, 1) + 1})"
-        else:
-            lines = "SELECT line_number FROM batch_rows WHERE file_name = $name"
-        con.execute(
-            f"""INSERT INTO ingest.rejected_rows
-            SELECT $name, $sha, line_number, $code, $detail FROM ({lines})""",
-            {"name": name, "sha": p.sf.sha256, "code": rej.code, "detail": rej.detail},
-        )
-        n = con.execute(
-            "SELECT count(*) FROM ingest.rejected_rows WHERE file_name = ? AND sha256 = ?",
-            [name, p.sf.sha256],
-        ).fetchone()[0]
-        _record(con, p, rej.code, rej.detail, n, n)
-        log(f"{name}: REJECTED ({rej.code}: {rej.detail})")
+        parsed = "SELECT line_number FROM batch_rows WHERE file_name = $name"
+        _reject(con, p, rej, _every_line(p.sf) if name in unreadable else parsed)
     # rows carry their line number: no need to keep their order, the store runs in parallel
     # (the reads above need the order: their rowid is the line)
     con.execute("SET preserve_insertion_order = false")
