@@ -47,7 +47,7 @@ demo: envs  ## install, generate a sample if data/raw is empty, run the nightly 
 
 test: envs chromium  ## install what the tests need and run them all
 	$(VENV)/transform/bin/ruff check src dags tests scripts
-	cd dbt_project && EXAMS_BUILD_DB=$$(mktemp -d)/lint.duckdb $(VENV)/transform/bin/sqlfluff lint models
+	cd dbt_project && lint=$$(mktemp -d) && EXAMS_BUILD_DB=$$lint/lint.duckdb EXAMS_PUBLISH_DB=$$lint/lint.new.duckdb $(VENV)/transform/bin/sqlfluff lint models
 	$(VENV)/transform/bin/pytest tests --ignore=tests/airflow --ignore=tests/airflow_prod
 	$(VENV)/airflow/bin/pytest tests/airflow $(wildcard tests/airflow_prod)
 

@@ -35,8 +35,8 @@ def test_every_dialect_reads_the_same_rows(tmp_path: Path, dialect) -> None:
         assert con.execute("SELECT count(*) FROM raw.quarantine").fetchone()[0] == 0
         rows.append(con.execute(
             """SELECT line_number, numero_candidat, categorie_candidat, code_epreuve,
-                statut, replace(note, ',', '.'), session_origine, decision,
-                replace(moyenne, ',', '.'), candidate_key
+                statut, note_hundredths, session_origine, decision, moyenne_hundredths,
+                candidate_key
             FROM raw.current_rows ORDER BY line_number""").fetchall())  # fmt: skip
         parsed = parse(path, tmp_path / f"p{sub}")
         names.append(parsed.execute(

@@ -1,7 +1,8 @@
 """The nightly run's stages: ingest → transform → check → publish → extracts.
 
-Write, audit, publish: `transform` builds the private build database with dbt and assembles the
-candidate publication `<warehouse>.new` (marts, audit, reference only); `check` validates that
+Write, audit, publish: `transform` builds the private build database with dbt, which writes the
+published relations (marts, audit, reference only) straight into the candidate publication
+`<warehouse>.new`; `check` validates that
 file; `publish` moves it onto the served path with `os.replace` (atomic: dashboards never see a
 half-written file, and a failed run leaves the served file untouched).
 """
@@ -19,7 +20,6 @@ from exams import settings as settings_mod
 from exams.progress import log
 from exams.settings import DBT_PROJECT_DIR, EXPECTATIONS_DIR, REPO_ROOT, Settings
 
-PUBLISHED_SCHEMAS = ("marts", "audit", "reference")
 DQ_RESULTS_DDL = """
 CREATE TABLE IF NOT EXISTS audit.dq_results (
     run_id VARCHAR, run_at TIMESTAMP, suite VARCHAR, expectation VARCHAR, column_name VARCHAR,
@@ -67,12 +67,16 @@ def ingest(s: Settings) -> dict:
     return result.__dict__
 
 
-def _dbt(args: list[str], s: Settings, manifest: object | None = None):
-    """One dbt command in this process (dbtRunner), against the build database; returns dbt's
+def _dbt(
+    args: list[str], s: Settings, manifest: object | None = None, publish_db: Path | None = None
+):
+    """One dbt command in this process (dbtRunner), against the build database with the
+    publication file attached (`publish_db`, by default `<warehouse>.new`); returns dbt's
     result (for `parse`, the manifest). A manifest from an earlier `parse` skips re-parsing."""
     from dbt.cli.main import dbtRunner
 
     os.environ["EXAMS_BUILD_DB"] = str(s.build_db)
+    os.environ["EXAMS_PUBLISH_DB"] = str(publish_db or s.new_db)
     common = [
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(s.work_dir / "dbt_target"), "--log-path", str(s.work_dir / "dbt_logs"),
@@ -108,6 +112,7 @@ def transform(s: Settings) -> None:
       the build database's schema changed; otherwise the previous run's site is put back, so the
       published docs are the ones `dbt docs generate` would write.
     """
+    s.new_db.unlink(missing_ok=True)  # a killed run's leftover
     manifest = _dbt(["parse"], s)
     _dbt(["build", "--exclude-resource-type", "unit_test"], s, manifest)
     key = _docs_key(s)
@@ -116,7 +121,7 @@ def transform(s: Settings) -> None:
     else:
         _dbt(["docs", "generate"], s, manifest)
         _save_docs(s, key)
-    assemble_new(s)
+    finish_new(s)
 
 
 DOCS_FILES = ("index.html", "catalog.json", "manifest.json")
@@ -130,7 +135,7 @@ def _docs_key(s: Settings) -> str:
     """What `dbt docs generate` depends on: the project (code_fingerprint: models, seeds,
     macros, dbt_project.yml, the package), dbt's and DuckDB's versions, the profile, the paths
     written into the manifest (project and target folders, the build database), and the schema
-    of the build database, which the catalog describes."""
+    of the build database and the publication file, which the catalog describes."""
     import dbt.version
 
     digest = hashlib.sha256()
@@ -141,9 +146,15 @@ def _docs_key(s: Settings) -> str:
         digest.update(part.encode() + b"\0")
     con = duckdb.connect(str(s.build_db))  # the same instance as dbt's (same process)
     try:
+        attached = {name for (name,) in con.execute("SELECT database_name FROM duckdb_databases()")
+                    .fetchall()}  # fmt: skip
+        if "published" not in attached and s.new_db.exists():  # outside dbt's process
+            con.execute(f"ATTACH '{s.new_db}' AS published (READ_ONLY)")
         schema = con.execute(
             "SELECT schema_name, table_name, column_index, column_name, data_type, comment "
-            "FROM duckdb_columns() WHERE database_name = current_database() ORDER BY ALL"
+            "FROM duckdb_columns() WHERE database_name IN (current_database(), 'published') "
+            "AND table_name <> 'dq_results' "  # not dbt's: added after the docs (finish_new)
+            "ORDER BY ALL"
         ).fetchall()
     finally:
         con.close()
@@ -172,33 +183,28 @@ def _save_docs(s: Settings, key: str) -> None:
     (cache / "key").write_text(key)
 
 
-def assemble_new(s: Settings) -> None:
-    if s.new_db.exists():
-        s.new_db.unlink()
-    # same configuration as dbt's in-process connection (DuckDB refuses a different one)
+def finish_new(s: Settings) -> None:
+    """Complete the publication file dbt built the published relations into: the history of
+    data-quality results (every earlier run's, failed runs included; the check stage appends
+    this run's), then close it so that the check stage can open it."""
+    # the same instance as dbt's (same process), where the file is attached as `published`
     con = duckdb.connect(str(s.build_db))
-    con.execute(f"ATTACH '{s.new_db}' AS pub")
-    # the published relations, tables or views (a mart that is a view on the build database,
-    # over a table it would only repeat, is written once: here)
-    tables = con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
-        f"AND schema_name IN {PUBLISHED_SCHEMAS} UNION ALL "
-        "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = current_database() "
-        f"AND schema_name IN {PUBLISHED_SCHEMAS} AND NOT internal ORDER BY ALL"
-    ).fetchall()
-    for schema in PUBLISHED_SCHEMAS:
-        con.execute(f"CREATE SCHEMA pub.{schema}")
-    for schema, table in tables:
-        con.execute(f"CREATE TABLE pub.{schema}.{table} AS SELECT * FROM {schema}.{table}")
-    con.execute(DQ_RESULTS_DDL.replace("audit.", "pub.audit."))
-    history = dq_history_db(s)
-    if history.exists():  # every earlier run's results, failed runs included
-        con.execute(f"ATTACH '{history}' AS history (READ_ONLY)")
-        con.execute("INSERT INTO pub.audit.dq_results SELECT * FROM history.audit.dq_results")
-        con.execute("DETACH history")
-    con.execute("DETACH pub")
-    con.close()
-    log(f"transform: {len(tables)} table(s) assembled into {s.new_db.name}")
+    try:
+        con.execute(DQ_RESULTS_DDL.replace("audit.", "published.audit."))
+        history = dq_history_db(s)
+        if history.exists():
+            con.execute(f"ATTACH '{history}' AS history (READ_ONLY)")
+            con.execute(
+                "INSERT INTO published.audit.dq_results SELECT * FROM history.audit.dq_results"
+            )
+            con.execute("DETACH history")
+        tables = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'published'"
+        ).fetchone()
+        con.execute("DETACH published")
+    finally:
+        con.close()
+    log(f"transform: {tables[0] if tables else 0} table(s) built into {s.new_db.name}")
 
 
 def check(s: Settings) -> None:

@@ -35,14 +35,14 @@ academies as (
 keyed_rows as (
 
     select * from {{ ref('stg_exports__result_rows') }}
-    where not is_quarantined and candidate_key is not null
+    where not is_quarantined and candidate_id is not null
 
 ),
 
 rows_without_key as (
 
     select * from {{ ref('stg_exports__result_rows') }}
-    where not is_quarantined and candidate_key is null
+    where not is_quarantined and candidate_id is null
 
 ),
 
@@ -60,7 +60,7 @@ rows_to_count as (
     inner join flagged_candidates
         on
             keyed_rows.session is not distinct from flagged_candidates.session
-            and keyed_rows.candidate_key = flagged_candidates.candidate_key
+            and keyed_rows.candidate_id = flagged_candidates.candidate_id
 
     union all
 
@@ -73,7 +73,7 @@ repeated as (
     select
         file_name,
         line_number,
-        count(*) over (partition by session, candidate_key, code_epreuve) > 1 as is_repeated
+        count(*) over (partition by session, candidate_id, code_epreuve) > 1 as is_repeated
 
     from rows_to_count
 

@@ -25,7 +25,7 @@ sums as (
 
     select
         session,
-        candidate_key,
+        candidate_id,
         coalesce(sum(coefficient) filter (where is_mandatory and counts_in_average), 0)
             as weight,
         coalesce(
@@ -52,7 +52,7 @@ sums as (
         bool_or(is_mandatory and statut = 'AB') as has_unjustified_absence
 
     from graded
-    group by session, candidate_key
+    group by session, candidate_id
 
 ),
 
@@ -60,7 +60,7 @@ decided as (
 
     select
         candidates.session,
-        candidates.candidate_key,
+        candidates.candidate_id,
         candidates.academy_code,
         candidates.candidate_category,
         categories.is_vae,
@@ -87,7 +87,7 @@ decided as (
 
     from candidates
     inner join sums
-        on candidates.session = sums.session and candidates.candidate_key = sums.candidate_key
+        on candidates.session = sums.session and candidates.candidate_id = sums.candidate_id
     inner join categories on candidates.candidate_category = categories.candidate_category
 
 ),

@@ -9,7 +9,7 @@ with
 result_rows as (
 
     select * from {{ ref('stg_exports__result_rows') }}
-    where candidate_key is not null
+    where candidate_id is not null
 
 ),
 
@@ -54,7 +54,7 @@ per_candidate as (
 
     select
         session,
-        candidate_key,
+        candidate_id,
         min(academy_code) as academy_code,
         arg_min(category_rank, line_number) filter (where category_rank is not null)
             as category_rank,
@@ -80,7 +80,7 @@ per_candidate as (
         ) as may_repeat_an_epreuve
 
     from rows_with_reference
-    group by session, candidate_key
+    group by session, candidate_id
 
 ),
 
@@ -88,7 +88,7 @@ identified as (
 
     select
         per_candidate.session,
-        per_candidate.candidate_key,
+        per_candidate.candidate_id,
         per_candidate.academy_code,
         categories.candidate_category,
         case per_candidate.is_female when true then 'F' when false then 'M' end as sex,

@@ -37,7 +37,7 @@ graded as (
     select
         result_rows.session,
         result_rows.academy_code,
-        result_rows.candidate_key,
+        result_rows.candidate_id,
         result_rows.code_epreuve,
         result_rows.statut,
         result_rows.grade_hundredths,

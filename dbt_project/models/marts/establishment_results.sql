@@ -13,12 +13,30 @@ identified as (
 
 ),
 
+keys as (
+
+    select * from {{ ref('stg_exports__candidates') }}
+
+),
+
+establishments as (
+
+    select
+        identified.session,
+        keys.candidate_key,
+        identified.uai_etablissement
+
+    from identified
+    inner join keys on identified.candidate_id = keys.candidate_id
+
+),
+
 counted as (
 
     select
         candidates.session,
         candidates.academy_code,
-        coalesce(identified.uai_etablissement, 'NONE') as uai_etablissement,
+        coalesce(establishments.uai_etablissement, 'NONE') as uai_etablissement,
         candidates.candidate_category,
         candidates.access_route,
         count(*) as registered,
@@ -27,10 +45,10 @@ counted as (
         count(*) filter (where candidates.decision = 'ADMIS') as admitted
 
     from candidates
-    inner join identified
+    inner join establishments
         on
-            candidates.session = identified.session
-            and candidates.candidate_key = identified.candidate_key
+            candidates.session = establishments.session
+            and candidates.candidate_key = establishments.candidate_key
     group by all
 
 ),

@@ -1,4 +1,5 @@
--- One row per session × candidate: the recomputed decision beside the jury's.
+-- One row per session × candidate: the recomputed decision beside the jury's, under the
+-- published keyed hash candidate_key.
 with
 
 candidates as (
@@ -20,12 +21,18 @@ categories as (
 
 ),
 
+keys as (
+
+    select * from {{ ref('stg_exports__candidates') }}
+
+),
+
 final as (
 
     select
         candidates.session,
         candidates.academy_code,
-        candidates.candidate_key,
+        keys.candidate_key,
         candidates.sex,
         candidates.candidate_category,
         categories.access_route,
@@ -54,11 +61,12 @@ final as (
         end as average_matches
 
     from candidates
+    inner join keys on candidates.candidate_id = keys.candidate_id
     inner join categories on candidates.candidate_category = categories.candidate_category
     left join decided
         on
             candidates.session = decided.session
-            and candidates.candidate_key = decided.candidate_key
+            and candidates.candidate_id = decided.candidate_id
 
 )
 

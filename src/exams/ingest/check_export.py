@@ -61,11 +61,12 @@ def check_file(path: Path) -> bool:
 def _incomplete_candidates(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return con.execute(
         """WITH m AS (SELECT code_epreuve FROM ref.ref_epreuves WHERE is_mandatory),
-        c AS (SELECT DISTINCT numero_candidat FROM raw.export_rows WHERE numero_candidat <> '')
-        SELECT c.numero_candidat, string_agg(m.code_epreuve, ', ' ORDER BY m.code_epreuve)
+        c AS (SELECT DISTINCT candidate_id FROM raw.export_rows WHERE candidate_id IS NOT NULL)
+        SELECT k.numero_candidat, string_agg(m.code_epreuve, ', ' ORDER BY m.code_epreuve)
         FROM c CROSS JOIN m
-        WHERE NOT EXISTS (SELECT 1 FROM raw.export_rows r WHERE r.numero_candidat =
-            c.numero_candidat AND r.code_epreuve = m.code_epreuve AND r.reason_code IS NULL)
+        JOIN raw.candidate_keys AS k USING (candidate_id)
+        WHERE NOT EXISTS (SELECT 1 FROM raw.export_rows r WHERE r.candidate_id =
+            c.candidate_id AND r.code_epreuve = m.code_epreuve AND r.reason_code IS NULL)
         GROUP BY 1 ORDER BY 1"""
     ).fetchall()
 

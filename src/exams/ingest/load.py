@@ -3,15 +3,19 @@
 State (private `build.duckdb`, never served):
 - `ingest.files`      one row per (file_name, sha256) ever parsed: the parse cache;
 - `raw.export_rows`   every data row of every readable file, with its line number and, for a
-                      rejected row, its reason_code and detail (names and birth dates are never
-                      stored: nothing needs them);
-- `raw.candidate_keys` the keyed hash (HMAC-SHA256) of each candidate number, once per number;
+                      rejected row, its reason_code and detail; typed once here (session,
+                      grades in integer hundredths) and identified by `candidate_id`, a
+                      meaningless integer: names, birth dates and candidate numbers are never
+                      stored in it (nothing downstream needs them);
+- `raw.candidate_keys` one row per candidate number: its `candidate_id` (assigned once, kept
+                      across runs) and its keyed hash (HMAC-SHA256) `candidate_key`;
 - `ingest.rejected_rows` one row per data row of a file rejected whole;
 - `raw.file_manifest` recomputed each run from the files present in the raw folder:
                       LOADED / SUPERSEDED / DUPLICATE / REJECTED, with the row counts;
 - `raw.quarantine`    (view) every rejected row, file- and row-level;
-- `raw.current_rows`  (view) the rows of LOADED files with their candidate_key: what dbt's
-                      staging reads.
+- `raw.loaded_rows`   (view) the rows of LOADED files: what dbt's staging reads;
+- `raw.current_rows`  (view) the same with each candidate's number and candidate_key, for
+                      look-ups by people and tests.
 
 New files are read in batches (`read.py`: one `read_csv` per dialect and header layout), then
 checked and stored with a handful of set-based statements per batch, in one transaction.
@@ -47,8 +51,26 @@ from exams.ingest.rules import validation_sql
 from exams.progress import Progress, log
 from exams.settings import SEEDS_DIR
 
-STORAGE_VERSION = 2  # bump when the layout below changes: the build state is re-ingested
-STORED = [c for c in COLUMNS if c not in OPTIONAL_COLUMNS]  # names and birth dates: never kept
+STORAGE_VERSION = 3  # bump when the layout below changes: the build state is re-ingested
+# the columns read from a file (names and birth dates: never kept)
+READ = [c for c in COLUMNS if c not in OPTIONAL_COLUMNS]
+# the columns stored per row, typed once: (name, type, expression over the validated row)
+STORED: list[tuple[str, str, str]] = [
+    ("session", "INTEGER", "v._session"),
+    ("code_academie", "VARCHAR", "v.code_academie"),
+    ("candidate_id", "INTEGER", "k.candidate_id"),
+    ("sexe", "VARCHAR", "v.sexe"),
+    ("uai_etablissement", "VARCHAR", "v.uai_etablissement"),
+    ("categorie_candidat", "VARCHAR", "v.categorie_candidat"),
+    ("code_epreuve", "VARCHAR", "v.code_epreuve"),
+    ("forme", "VARCHAR", "v.forme"),
+    ("statut", "VARCHAR", "v.statut"),
+    # exact integer hundredths (no float error at 10.00); NULL when not a number
+    ("note_hundredths", "INTEGER", "TRY_CAST(round(v._note * 100) AS INTEGER)"),
+    ("session_origine", "INTEGER", "v._origin"),
+    ("decision", "VARCHAR", "v.decision"),
+    ("moyenne_hundredths", "INTEGER", "TRY_CAST(round(v._moyenne * 100) AS INTEGER)"),
+]
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS ingest;
@@ -67,11 +89,13 @@ CREATE TABLE IF NOT EXISTS ingest.rejected_rows (
 CREATE TABLE IF NOT EXISTS raw.export_rows (
     file_name VARCHAR, line_number BIGINT, {cols}, reason_code VARCHAR, detail VARCHAR
 );
-CREATE TABLE IF NOT EXISTS raw.candidate_keys (numero_candidat VARCHAR, candidate_key VARCHAR);
+CREATE TABLE IF NOT EXISTS raw.candidate_keys (
+    candidate_id INTEGER, numero_candidat VARCHAR, candidate_key VARCHAR
+);
 CREATE TABLE IF NOT EXISTS ingest.meta (
     storage_version INTEGER, reference_fingerprint VARCHAR, key_fingerprint VARCHAR
 );
-""".format(cols=", ".join(f"{c} VARCHAR" for c in STORED))
+""".format(cols=", ".join(f"{name} {type_}" for name, type_, _ in STORED))
 STATE_TABLES = [
     "ingest.files", "ingest.rejected_rows", "raw.export_rows", "raw.candidate_keys", "ingest.meta"
 ]  # fmt: skip
@@ -125,6 +149,7 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
         if version != STORAGE_VERSION:
             log(f"build state written by layout {version}, not {STORAGE_VERSION}: re-ingesting")
             con.execute("DROP VIEW IF EXISTS raw.current_rows")
+            con.execute("DROP VIEW IF EXISTS raw.loaded_rows")
             con.execute("DROP VIEW IF EXISTS raw.quarantine")
             for table in STATE_TABLES:
                 con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -171,17 +196,23 @@ def sync_meta(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
             con.execute(f"DELETE FROM {table}")
     if row[1] is not None and row[1] != keyfp:
         log("pseudonymisation key changed: every candidate_key is computed again")
-        con.execute("DELETE FROM raw.candidate_keys")
-        _add_keys(con, "raw.export_rows", key)
+        con.execute(
+            f"UPDATE raw.candidate_keys SET candidate_key = {hmac_sql('numero_candidat', key)}"
+        )
     con.execute("DELETE FROM ingest.meta")
     con.execute("INSERT INTO ingest.meta VALUES (?, ?, ?)", [STORAGE_VERSION, ref, keyfp])
 
 
 def _add_keys(con: duckdb.DuckDBPyConnection, source: str, key: bytes) -> None:
-    """The keyed hash of every candidate number of `source` not yet known, once per number."""
+    """Every candidate number of `source` not yet known gets the next candidate_id and its
+    keyed hash, once per number."""
     con.execute(
         f"""INSERT INTO raw.candidate_keys
-        SELECT numero_candidat, {hmac_sql("numero_candidat", key)}
+        SELECT
+            (SELECT coalesce(max(candidate_id), 0) FROM raw.candidate_keys)
+                + row_number() OVER (),
+            numero_candidat,
+            {hmac_sql("numero_candidat", key)}
         FROM (SELECT DISTINCT numero_candidat FROM {source} WHERE numero_candidat <> '') AS n
         WHERE NOT EXISTS (
             SELECT 1 FROM raw.candidate_keys AS k WHERE k.numero_candidat = n.numero_candidat
@@ -358,7 +389,7 @@ def load_batch(
         return
     by_name = {p.sf.path.name: p for p in batch}
     try:
-        rows, unreadable = read_batch(con, [p.sf for p in batch], work, STORED)
+        rows, unreadable = read_batch(con, [p.sf for p in batch], work, READ)
     finally:
         for p in batch:
             _drop_copy(p.sf)
@@ -406,10 +437,12 @@ def _store_batch(
     # (the reads above need the order: their rowid is the line)
     con.execute("SET preserve_insertion_order = false")
     _add_keys(con, "batch_accepted", key)
+    stored = ", ".join(f"{expr} AS {name}" for name, _, expr in STORED)
     con.execute(
         f"""INSERT INTO raw.export_rows BY NAME
-        SELECT file_name, line_number, {", ".join(STORED)}, reason_code, detail
-        FROM ({validation_sql("batch_accepted")})"""
+        SELECT v.file_name, v.line_number, {stored}, v.reason_code, v.detail
+        FROM ({validation_sql("batch_accepted")}) AS v
+        LEFT JOIN raw.candidate_keys AS k ON k.numero_candidat = v.numero_candidat"""
     )
     con.execute("RESET preserve_insertion_order")
     accepted = [n for n in by_name if n not in rejected]
@@ -516,8 +549,8 @@ def _forget_absent(con: duckdb.DuckDBPyConnection, present: list[tuple[str, str]
     ).fetchone()[0]
     if gone:
         con.execute(
-            "DELETE FROM raw.candidate_keys WHERE numero_candidat NOT IN "
-            "(SELECT numero_candidat FROM raw.export_rows)"
+            "DELETE FROM raw.candidate_keys WHERE candidate_id NOT IN "
+            "(SELECT candidate_id FROM raw.export_rows WHERE candidate_id IS NOT NULL)"
         )
     con.execute("DROP TABLE present")
 
@@ -565,16 +598,20 @@ FROM latest
 ORDER BY session, academy_code, exported_at, file_name;
 
 CREATE OR REPLACE VIEW raw.quarantine AS
-SELECT file_name, line_number, reason_code, detail, numero_candidat, session, code_academie
+SELECT file_name, line_number, reason_code, detail, candidate_id, session, code_academie
 FROM raw.export_rows WHERE reason_code IS NOT NULL
 UNION ALL
 SELECT file_name, line_number, reason_code, detail, NULL, NULL, NULL FROM ingest.rejected_rows;
 
+CREATE OR REPLACE VIEW raw.loaded_rows AS
+SELECT *
+FROM raw.export_rows
+WHERE file_name IN (SELECT file_name FROM raw.file_manifest WHERE status = 'LOADED');
+
 CREATE OR REPLACE VIEW raw.current_rows AS
-SELECT r.*, k.candidate_key
-FROM raw.export_rows AS r
-LEFT JOIN raw.candidate_keys AS k USING (numero_candidat)
-WHERE r.file_name IN (SELECT file_name FROM raw.file_manifest WHERE status = 'LOADED');
+SELECT r.*, k.numero_candidat, k.candidate_key
+FROM raw.loaded_rows AS r
+LEFT JOIN raw.candidate_keys AS k USING (candidate_id);
 """
 
 

@@ -67,7 +67,8 @@ def _num(col: str) -> str:
 
 def validation_sql(source: str) -> str:
     """SELECT over `source` (canonical varchar columns + file_name, line_number, field_count_ok)
-    adding `reason_code` and `detail` (NULL for a valid row)."""
+    adding `reason_code` and `detail` (NULL for a valid row) and the typed values the rules
+    computed: `_note`, `_moyenne` (DECIMAL), `_origin`, `_session` (INTEGER; NULL when not one)."""
     # typed once per row in the `ranked` CTE, then used by every rule
     note = "r._note"
     moy = "r._moyenne"
@@ -160,7 +161,7 @@ def validation_sql(source: str) -> str:
         LEFT JOIN ref.ref_candidate_categories AS c ON c.candidate_category = r.categorie_candidat
     )
     SELECT
-        r.* EXCLUDE (first_line, _note, _moyenne, _origin, _session),
+        r.* EXCLUDE (first_line),
         {detail} AS detail
     FROM judged AS r
     CROSS JOIN rules
