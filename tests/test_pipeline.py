@@ -8,6 +8,8 @@ import hashlib
 import io
 import re
 import shutil
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -214,3 +216,32 @@ def test_transform_reuses_the_parse_and_the_dbt_docs_until_the_code_changes(
     monkeypatch.setattr(pipeline, "code_fingerprint", lambda: "another deployment")
     assert pipeline._docs_key(s) != key
     assert not pipeline._restore_docs(s, pipeline._docs_key(s))
+
+
+def test_a_killed_runs_publication_file_and_wal_are_not_reused(
+    published_warehouse: Path, tmp_path: Path
+) -> None:
+    """dbt builds the published relations into `<warehouse>.new`: a file (and a write-ahead
+    log) left by a killed run is removed first, never replayed into the new build."""
+    warehouse = tmp_path / "warehouse" / "results.duckdb"
+    shutil.copytree(published_warehouse.parent, warehouse.parent)
+    new = warehouse.with_name(warehouse.name + ".new")
+    # a process killed while writing the file: its changes are still in the write-ahead log
+    killed = (
+        "import duckdb, os, sys\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "con.execute(\"SET checkpoint_threshold = '1TB'\")\n"
+        "con.execute('CREATE SCHEMA marts; CREATE TABLE marts.stale AS SELECT 1 AS x')\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", killed, str(new)], check=True)
+    assert new.with_name(new.name + ".wal").exists()
+    run_exams("transform", env=pipeline_env(SAMPLE_DIR, warehouse))
+    con = duckdb.connect(str(new), read_only=True)
+    tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    published = con.execute("SELECT count(*) FROM marts.pass_rates").fetchone()[0]
+    con.close()
+    assert "stale" not in tables
+    con = duckdb.connect(str(warehouse), read_only=True)
+    assert published == con.execute("SELECT count(*) FROM marts.pass_rates").fetchone()[0] > 0
+    con.close()

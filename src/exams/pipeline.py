@@ -112,7 +112,8 @@ def transform(s: Settings) -> None:
       the build database's schema changed; otherwise the previous run's site is put back, so the
       published docs are the ones `dbt docs generate` would write.
     """
-    s.new_db.unlink(missing_ok=True)  # a killed run's leftover
+    for leftover in (s.new_db, s.new_db.with_name(s.new_db.name + ".wal")):  # a killed run's
+        leftover.unlink(missing_ok=True)  # (a stale WAL would be replayed into the new file)
     manifest = _dbt(["parse"], s)
     _dbt(["build", "--exclude-resource-type", "unit_test"], s, manifest)
     key = _docs_key(s)
