@@ -1,6 +1,6 @@
 -- Valid rows joined to the reference data: the coefficient, the unit and block, and the points
 -- each row brings to the average (integer hundredths; ABJ counts as 0). A view: its two readers
--- (decided, units) each read it once, cheaper than writing ~20 M rows at national scale.
+-- (int_candidates_decided, fct_unit_result) read it as they go, cheaper than writing ~20 M rows.
 with
 
 result_rows as (
