@@ -174,6 +174,8 @@ def test_check_export_reports_lines_rules_and_exit_status(tmp_path: Path) -> Non
     proc = run_exams("check-export", str(bad), env=env, check=False)
     assert proc.returncode == 1
     assert "line 5: UNKNOWN_STATUT" in proc.stdout and "summary:" in proc.stdout
+    # the candidate of that line lacks a valid row for its épreuve, named by its number
+    assert f"candidate {fields[2]}: missing mandatory épreuve(s) {fields[9]}" in proc.stdout
 
 
 def test_refuses_to_run_without_a_pseudonym_key_outside_demo(tmp_path: Path) -> None:
