@@ -40,6 +40,15 @@ def few_sql(published_warehouse: Path) -> str:
     return re.sub(r'"[^"]+"\."marts"\."fct_unit_result"', "t", sql)
 
 
+def _table(columns: str, rows: list[tuple]) -> duckdb.DuckDBPyConnection:
+    """A fresh database with the rows in table t (what the compiled test reads)."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE t ({columns})")
+    if rows:
+        con.executemany(f"INSERT INTO t VALUES ({', '.join('?' * len(rows[0]))})", rows)
+    return con
+
+
 def _duplicates(con: duckdb.DuckDBPyConnection, sql: str, keys: str) -> list[tuple]:
     found = sorted(con.execute(f"SELECT {keys}, n FROM ({sql})").fetchall(), key=repr)
     plain = con.execute(
@@ -57,10 +66,7 @@ lines = st.one_of(st.none(), st.integers(min_value=-200, max_value=400))
 )
 @given(rows=st.lists(st.tuples(st.sampled_from(["a.csv", "b.csv", None]), lines), max_size=80))
 def test_dense_last_finds_exactly_the_duplicate_lines(dense_sql: str, rows: list) -> None:
-    con = duckdb.connect()
-    con.execute("CREATE TABLE t (file_name VARCHAR, line_number BIGINT)")
-    if rows:
-        con.executemany("INSERT INTO t VALUES (?, ?)", rows)
+    con = _table("file_name VARCHAR, line_number BIGINT", rows)
     _duplicates(con, dense_sql, "file_name, line_number")
 
 
@@ -89,8 +95,5 @@ def test_dense_last_on_block_edges(dense_sql: str) -> None:
     )  # fmt: skip
 )
 def test_few_per_group_finds_exactly_the_duplicate_units(few_sql: str, rows: list) -> None:
-    con = duckdb.connect()
-    con.execute("CREATE TABLE t (session INTEGER, candidate_key VARCHAR, unit_code VARCHAR)")
-    if rows:
-        con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    con = _table("session INTEGER, candidate_key VARCHAR, unit_code VARCHAR", rows)
     _duplicates(con, few_sql, "session, candidate_key, unit_code")

@@ -17,47 +17,28 @@ from {{ model }}
 where not coalesce(({{ expression }}), false)
 {% endtest %}
 
-{#- few_per_group: the last column takes few values in each group of the others (units of a
-    candidate). A first pass per group of the other columns keeps the groups that may hold a
-    duplicate (one bit per value, by hash: a shared bit adds a group, never misses one); the
-    exact count runs on those rows only, not on a hash table of every combination. -#}
-{#- dense_last: the last column is an integer dense in each group of the others (line numbers
-    of a file). A first pass per group and block of 64 consecutive values keeps the blocks that
-    may hold a duplicate (each value of a block has a bit of its own: exact, a duplicate always
-    shows), ~64 times fewer groups than the combinations; the exact count runs on those rows. -#}
+{#- unique_combination: no two rows share the values of `combination`. Two cheaper exact
+    variants first keep the groups of rows that may hold a duplicate, with one bit per value of
+    the last column in each group (a group with more rows than bits set may hold one; a group
+    where every row has its own bit cannot), then count exactly on those rows only, not on a
+    hash table of every combination:
+    - few_per_group: the last column takes few values per group of the others (units of a
+      candidate); the bit is a hash of the value (a shared bit adds a group, never misses one);
+    - dense_last: the last column is an integer dense per group of the others (line numbers of
+      a file); groups are also cut in blocks of 64 consecutive values, each value with its own
+      bit: ~64 times fewer groups than combinations. -#}
 {% test unique_combination(model, combination, few_per_group=false, dense_last=false) %}
-{%- if dense_last %}
+{%- if few_per_group or dense_last %}
 {%- set leading = combination[:-1] %}
 {%- set last = combination[-1] %}
-with
-
-blocks_to_check as (
-    select {{ leading | join(', ') }}, {{ last }} // 64 as block
-    from {{ model }}
-    group by {{ leading | join(', ') }}, {{ last }} // 64
-    having count(*) > coalesce(bit_count(bit_or(cast(1 as ubigint) << ((({{ last }} % 64) + 64) % 64))), 0)
-),
-
-rows_to_check as (
-    select checked.*
-    from {{ model }} as checked
-    inner join blocks_to_check
-        on {% for column in leading %}checked.{{ column }} is not distinct from blocks_to_check.{{ column }} and {% endfor %}checked.{{ last }} // 64 is not distinct from blocks_to_check.block
-)
-
-select {{ combination | join(', ') }}, count(*) as n
-from rows_to_check
-group by {{ combination | join(', ') }}
-having count(*) > 1
-{%- elif few_per_group %}
-{%- set leading = combination[:-1] %}
+{%- set bit = "(((" ~ last ~ " % 64) + 64) % 64)" if dense_last else "(hash(" ~ last ~ ") % 64)" %}
 with
 
 groups_to_check as (
-    select {{ leading | join(', ') }}
+    select {{ leading | join(', ') }}{% if dense_last %}, {{ last }} // 64 as block{% endif %}
     from {{ model }}
-    group by {{ leading | join(', ') }}
-    having count(*) > bit_count(bit_or(cast(1 as ubigint) << (hash({{ combination[-1] }}) % 64)))
+    group by {{ leading | join(', ') }}{% if dense_last %}, {{ last }} // 64{% endif %}
+    having count(*) > coalesce(bit_count(bit_or(cast(1 as ubigint) << {{ bit }})), 0)
 ),
 
 rows_to_check as (
@@ -65,6 +46,7 @@ rows_to_check as (
     from {{ model }} as checked
     inner join groups_to_check
         on {% for column in leading %}checked.{{ column }} is not distinct from groups_to_check.{{ column }}{% if not loop.last %} and {% endif %}{% endfor %}
+        {%- if dense_last %} and checked.{{ last }} // 64 is not distinct from groups_to_check.block{% endif %}
 )
 
 select {{ combination | join(', ') }}, count(*) as n

@@ -1,10 +1,10 @@
 """The nightly run's stages: ingest → transform → check → publish → extracts.
 
-Write, audit, publish: `transform` builds the private build database with dbt, which writes the
+Write, audit, publish: `transform` runs dbt on the private build database, which writes the
 published relations (marts, audit, reference only) straight into the candidate publication
-`<warehouse>.new`; `check` validates that
-file; `publish` moves it onto the served path with `os.replace` (atomic: dashboards never see a
-half-written file, and a failed run leaves the served file untouched).
+`<warehouse>.new`; `check` validates that file; `publish` moves it onto the served path with
+`os.replace` (atomic: dashboards never see a half-written file, and a failed run leaves the
+served file untouched).
 """
 
 from __future__ import annotations
@@ -101,19 +101,21 @@ def dq_history_db(s: Settings) -> Path:
 
 
 def transform(s: Settings) -> None:
-    """dbt build (seeds, models, data tests) on the build database, dbt docs, then the candidate
-    publication file with only the published schemas.
+    """dbt build (seeds, models, data tests): staging and intermediate models in the build
+    database, the published ones in the candidate publication file (`published` in
+    profiles.yml); dbt docs; then the publication file is completed and closed (finish_new).
 
     - One parse per run, reused by every dbt command of the process; it is a partial parse
       (dbt's partial_parse.msgpack in the state folder's dbt_target, kept across nightly runs).
     - No unit tests here: they check the SQL, not the data, and run in development and CI
       (`make test`, tests/test_dbt_unit.py), as dbt recommends.
     - dbt docs are generated again only when the project (code_fingerprint), dbt, the profile or
-      the build database's schema changed; otherwise the previous run's site is put back, so the
+      the schema of the build database or the publication file changed; otherwise the previous run's site is put back, so the
       published docs are the ones `dbt docs generate` would write.
     """
-    for leftover in (s.new_db, s.new_db.with_name(s.new_db.name + ".wal")):  # a killed run's
-        leftover.unlink(missing_ok=True)  # (a stale WAL would be replayed into the new file)
+    # a killed run's publication file and its write-ahead log: nothing of it is reused
+    for leftover in (s.new_db, s.new_db.with_name(s.new_db.name + ".wal")):
+        leftover.unlink(missing_ok=True)
     manifest = _dbt(["parse"], s)
     _dbt(["build", "--exclude-resource-type", "unit_test"], s, manifest)
     key = _docs_key(s)
@@ -199,13 +201,13 @@ def finish_new(s: Settings) -> None:
                 "INSERT INTO published.audit.dq_results SELECT * FROM history.audit.dq_results"
             )
             con.execute("DETACH history")
-        tables = con.execute(
+        (tables,) = con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'published'"
         ).fetchone()
         con.execute("DETACH published")
     finally:
         con.close()
-    log(f"transform: {tables[0] if tables else 0} table(s) built into {s.new_db.name}")
+    log(f"transform: {tables} table(s) built into {s.new_db.name}")
 
 
 def check(s: Settings) -> None:

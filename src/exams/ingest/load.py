@@ -99,6 +99,7 @@ CREATE TABLE IF NOT EXISTS ingest.meta (
 STATE_TABLES = [
     "ingest.files", "ingest.rejected_rows", "raw.export_rows", "raw.candidate_keys", "ingest.meta"
 ]  # fmt: skip
+STATE_VIEWS = ["raw.current_rows", "raw.loaded_rows", "raw.quarantine"]  # dependants first
 
 SEEDS = [
     "ref_epreuves", "ref_candidate_categories", "ref_statuses", "ref_academies", "ref_exam_rules",
@@ -148,9 +149,8 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
             version = con.execute("SELECT max(storage_version) FROM ingest.meta").fetchone()[0]
         if version != STORAGE_VERSION:
             log(f"build state written by layout {version}, not {STORAGE_VERSION}: re-ingesting")
-            con.execute("DROP VIEW IF EXISTS raw.current_rows")
-            con.execute("DROP VIEW IF EXISTS raw.loaded_rows")
-            con.execute("DROP VIEW IF EXISTS raw.quarantine")
+            for view in STATE_VIEWS:
+                con.execute(f"DROP VIEW IF EXISTS {view}")
             for table in STATE_TABLES:
                 con.execute(f"DROP TABLE IF EXISTS {table}")
     con.execute(SCHEMA)
