@@ -8,10 +8,13 @@
 2. Times, on those files, each stage as its own process (`exams ingest|transform|check|publish|
    extracts`, fresh warehouse folder, EXAMS_MODE=test), then `exams run` again with no new
    export (must find nothing to do), then benchmarks/raw_duckdb.py and benchmarks/pandas_ref.py,
-   and benchmarks/csv_load.py (DuckDB loading the same files into a table: ingest's reference).
+   benchmarks/csv_load.py (DuckDB loading the same files into a table: ingest's reference) and
+   benchmarks/contract_floor.py (the contract's own cost: every row kept, keyed hashes and the
+   five published marts written, hand-written in DuckDB with no validation, tests or audit).
    Each process: wall time, CPU time (user + sys) and peak RSS, from os.wait4.
-3. Checks that the pipeline's marts.pass_rates and marts.block_capitalisation equal the two
-   references (sorted, contract columns, rates within 1e-9); exits 1 if not.
+3. Checks that the pipeline's marts.pass_rates and marts.block_capitalisation equal the three
+   references (sorted, contract columns, rates within 1e-9), and that its five marts equal the
+   contract floor's row for row; exits 1 if not.
 4. Writes benchmarks/results/<date>-<scale>.json and .png (chart) and prints the ratios.
 
 --smoke: a small run (20 k rows, 2 sessions) whose results go to <work>/smoke/, not results/.
@@ -292,6 +295,36 @@ def compare(a: dict, b: dict, label: str) -> list[str]:
     return problems
 
 
+PUBLISHED_MARTS = ["fct_candidate_session", "fct_unit_result", "pass_rates",
+                   "block_capitalisation", "establishment_results"]  # fmt: skip
+
+
+def compare_published(base: Path, floor_db: Path) -> list[str]:
+    """The pipeline's five marts against the contract floor's, every contract column, row for
+    row (EXCEPT ALL both ways; same key, so the same candidate_key)."""
+    import duckdb
+
+    con = duckdb.connect(str(floor_db), read_only=True)
+    problems = []
+    try:
+        con.execute(f"ATTACH '{base / 'warehouse' / 'results.duckdb'}' AS p (READ_ONLY)")
+        for table in PUBLISHED_MARTS:
+            cols = ", ".join(name for (name,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'p' "
+                "AND schema_name = 'marts' AND table_name = ? ORDER BY column_index", [table]
+            ).fetchall())  # fmt: skip
+            for a, b in ((f"p.marts.{table}", table), (table, f"p.marts.{table}")):
+                n = con.execute(
+                    f"SELECT count(*) FROM (SELECT {cols} FROM {a} EXCEPT ALL SELECT {cols} FROM {b})"
+                ).fetchone()[0]
+                if n:
+                    problems.append(f"pipeline vs contract floor {table}: {n} row(s) of {a} "
+                                    f"not in {b}")  # fmt: skip
+    finally:
+        con.close()
+    return problems
+
+
 # ---- report ---------------------------------------------------------------------------------
 
 
@@ -314,6 +347,11 @@ def ratios(r: dict) -> dict:
         # issue #3: ingest against DuckDB loading the same CSV files into a table
         "ingest_vs_csv_load": round(r["stages"]["ingest"]["wall_s"] / r["csv_load"]["wall_s"], 2),
         "cpu_ingest_vs_csv_load": round(r["stages"]["ingest"]["cpu_s"] / r["csv_load"]["cpu_s"], 2),
+        # the contract's own cost: what is left is the pipeline's overhead over the floor
+        "run_vs_floor": round(run / r["contract_floor"]["wall_s"], 2),
+        "cpu_run_vs_floor": round(r["whole_run"]["cpu_s"] / r["contract_floor"]["cpu_s"], 2),
+        "floor_vs_raw": round(r["contract_floor"]["wall_s"] / raw, 2),
+        "cpu_floor_vs_raw": round(r["contract_floor"]["cpu_s"] / r["raw_duckdb"]["cpu_s"], 2),
     }
 
 
@@ -325,7 +363,7 @@ def table(r: dict) -> str:
     rows = [(s, r["stages"][s]) for s in STAGES] + [
         ("whole run", r["whole_run"]), ("no-change run", r["rerun"]),
         ("raw DuckDB", r["raw_duckdb"]), ("pandas", r["pandas"]),
-        ("DuckDB CSV load", r["csv_load"]),
+        ("DuckDB CSV load", r["csv_load"]), ("contract floor", r["contract_floor"]),
     ]  # fmt: skip
     for name, m in rows:
         lines.append(f"{name:<16}{m['wall_s']:>9.2f}{m['cpu_s']:>9.2f}{m['peak_rss_mb']:>9.0f}")
@@ -347,6 +385,9 @@ def table(r: dict) -> str:
     lines.append(f"{'pandas / raw DuckDB':<34}{q['pandas_vs_raw']:>8.2f}")
     lines.append(f"{'ingest / DuckDB CSV load (#3)':<34}{q['ingest_vs_csv_load']:>8.2f}"
                  f"{'':>25}{q['cpu_ingest_vs_csv_load']:>8.2f}")  # fmt: skip
+    for k, label in (("floor_vs_raw", "contract floor / raw DuckDB"),
+                     ("run_vs_floor", "whole run / contract floor")):  # fmt: skip
+        lines.append(f"{label:<34}{q[k]:>8.2f}{'':>25}{q['cpu_' + k]:>8.2f}")
     load = r.get("load_average", {})
     lines.append(f"load average (1 min) before/after: {load.get('before')}/{load.get('after')} "
                  f"on {r['machine']['cores']} cores")  # fmt: skip
@@ -364,13 +405,15 @@ def markdown(results: list[dict]) -> str:
     rows = [["code", *(f"`{(r['code'].get('commit') or '?')[:7]}`" for r in results)],
             ["load average before/after", *(f"{r['load_average']['before']}/"
                                             f"{r['load_average']['after']}" for r in results)]]  # fmt: skip
-    for name in [*STAGES, "whole_run", "rerun", "raw_duckdb", "pandas"]:
+    for name in [*STAGES, "whole_run", "rerun", "raw_duckdb", "pandas", "contract_floor"]:
         cells = []
         for r in results:
-            m = r["stages"][name] if name in STAGES else r[name]
-            cells.append(f"{m['wall_s']:.1f} s / {m['cpu_s']:.1f} s / {m['peak_rss_mb']:.0f} MB")
+            m = r["stages"][name] if name in STAGES else r.get(name)
+            cells.append(f"{m['wall_s']:.1f} s / {m['cpu_s']:.1f} s / {m['peak_rss_mb']:.0f} MB"
+                         if m else "")  # fmt: skip
         label = {"whole_run": "**whole run** (sum)", "rerun": "no-change `exams run`",
-                 "raw_duckdb": "raw DuckDB", "pandas": "pandas"}.get(name, f"`{name}`")  # fmt: skip
+                 "raw_duckdb": "raw DuckDB", "pandas": "pandas",
+                 "contract_floor": "contract floor"}.get(name, f"`{name}`")  # fmt: skip
         rows.append([label + " (wall / cpu / peak RSS)", *cells])
     for key, label in (("transform_vs_raw", "transform / raw DuckDB"),
                        ("run_vs_raw", "whole run / raw DuckDB"),
@@ -384,7 +427,10 @@ def markdown(results: list[dict]) -> str:
     rows.append(
         ["no-change run s — target <= 10", *(f"{r['ratios']['rerun_s']:.2f}" for r in results)]
     )
-    rows.append(["marts identical to both references",
+    rows.append(["whole run / contract floor (wall; cpu)",
+                 *(f"{r['ratios']['run_vs_floor']:.2f}; {r['ratios']['cpu_run_vs_floor']:.2f}"
+                   if "run_vs_floor" in r["ratios"] else "" for r in results)])  # fmt: skip
+    rows.append(["marts identical to the references",
                  *("yes" if r["agreement"]["ok"] else "**no** (see below)" for r in results)])  # fmt: skip
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(row) + " |" for row in rows]
@@ -488,7 +534,13 @@ def main(argv: list[str] | None = None) -> int:
                           str(base / "raw"), "--db", str(base / "out" / "csv_load.duckdb")],
                           env, logs / "csv_load.log")  # fmt: skip
     (base / "out" / "csv_load.duckdb").unlink(missing_ok=True)
-    failed |= r["raw_duckdb"]["rc"] != 0 or r["pandas"]["rc"] != 0 or r["csv_load"]["rc"] != 0
+    floor_db = base / "out" / "contract_floor.duckdb"
+    r["contract_floor"] = timed("contract floor", py + [str(HERE / "contract_floor.py"),
+                                "--raw-dir", str(base / "raw"), "--db", str(floor_db),
+                                "--out", str(base / "out" / "contract_floor")],
+                                env, logs / "contract_floor.log")  # fmt: skip
+    references = ("raw_duckdb", "pandas", "csv_load", "contract_floor")
+    failed |= any(r[name]["rc"] != 0 for name in references)
     if failed:
         log("a process failed: no comparison")
         return 2
@@ -497,9 +549,14 @@ def main(argv: list[str] | None = None) -> int:
     marts = load_marts(base)
     raw = load_parquet(base / "out" / "raw_duckdb")
     pdf = load_parquet(base / "out" / "pandas")
-    problems = compare(marts, raw, "pipeline vs raw DuckDB") + compare(
-        marts, pdf, "pipeline vs pandas"
+    floor = load_parquet(base / "out" / "contract_floor")
+    problems = (
+        compare(marts, raw, "pipeline vs raw DuckDB")
+        + compare(marts, pdf, "pipeline vs pandas")
+        + compare(marts, floor, "pipeline vs contract floor")
+        + compare_published(base, floor_db)
     )
+    floor_db.unlink(missing_ok=True)
     r["agreement"] = {
         "ok": not problems,
         "problems": problems,

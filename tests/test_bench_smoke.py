@@ -1,6 +1,7 @@
-"""The benchmark at a small scale: the pipeline, a hand-written DuckDB script and a pandas
-script compute the same marts from the same generated exports (three implementations of
-domain.md must agree; timings are reported by `make bench`, never asserted here)."""
+"""The benchmark at a small scale: the pipeline, a hand-written DuckDB script, a pandas script
+and the contract floor compute the same marts from the same generated exports (four
+implementations of domain.md must agree; timings are reported by `make bench`, never asserted
+here)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,6 @@ def test_pipeline_raw_duckdb_and_pandas_agree() -> None:
     report = json.loads(results[-1].read_text())
     assert report["agreement"]["ok"] is True
     assert report["agreement"]["pass_rates_rows"] > 0
+    # the contract floor ran, and its five marts equal the pipeline's (part of "ok" above)
+    assert report["contract_floor"]["rc"] == 0
+    assert report["ratios"]["run_vs_floor"] > 0

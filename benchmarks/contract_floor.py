@@ -1,0 +1,93 @@
+"""The contract's floor: the least work warehouse-contract.md asks for, hand-written in DuckDB.
+
+    python benchmarks/contract_floor.py --raw-dir DIR --db FILE --out DIR [--key KEY]
+
+Runs contract_floor.sql in one DuckDB file (DuckDB's defaults: all cores): keeps every row of
+the latest export of each (session, académie), computes the keyed hash once per candidate and
+writes the five published marts; then copies pass_rates and block_capitalisation to --out for
+the agreement check (bench.py also compares fct_candidate_session and fct_unit_result with the
+pipeline's). No validation, line numbers, audit, tests, checks, publication or extracts: a
+bound below any implementation of the contract, to tell the contract's own cost from the
+pipeline's overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import os
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+from bench_common import BLOCKS, PASS_RATES, SEEDS_DIR, latest_exports
+
+SQL = Path(__file__).with_suffix(".sql")
+
+
+def key_pads(key: bytes) -> tuple[str, str]:
+    """HMAC-SHA256 inner and outer pads (hex): the keyed hash computed inside DuckDB."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    k = key.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in k).hex(), bytes(b ^ 0x5C for b in k).hex()
+
+
+def unit_sql() -> dict[str, str]:
+    """Per unit of the seed (in unit_code order, as `units.i` in the SQL): its two sums."""
+    with open(SEEDS_DIR / "ref_epreuves.csv", encoding="utf-8") as f:
+        units = sorted({row["unit_code"] for row in csv.DictReader(f)})
+    sums = []
+    for i, unit in enumerate(units):
+        where = f"FILTER (WHERE unit_code = '{unit}')"
+        sums.append(f"sum(greatest(coefficient, 1)) {where} AS w_{i}")
+        sums.append(f"sum(greatest(coefficient, 1) * pts) {where} AS wp_{i}")
+    return {
+        "unit_sums": ",\n    ".join(sums),
+        "unit_weight": " ".join(f"WHEN {i} THEN d.w_{i}" for i in range(len(units))),
+        "unit_points": " ".join(f"WHEN {i} THEN d.wp_{i}" for i in range(len(units))),
+    }
+
+
+def run(raw_dir: Path, db: Path, out: Path, key: bytes) -> None:
+    files = latest_exports(raw_dir)
+    if not files:
+        raise SystemExit(f"no export in {raw_dir}")
+    listing = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+    ipad, opad = key_pads(key)
+    values = {"files": listing, "seeds": str(SEEDS_DIR), "ipad": ipad, "opad": opad, **unit_sql()}
+    sql = SQL.read_text()
+    for name, value in values.items():
+        sql = sql.replace("{{" + name + "}}", value)
+    db.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(db))
+    con.execute("SET enable_progress_bar = false")
+    for statement in sql.split(";\n\n"):  # one line per statement: where the time goes
+        started = time.perf_counter()
+        con.execute(statement)
+        first = next(line for line in statement.splitlines() if line and not line.startswith("--"))
+        print(f"{time.perf_counter() - started:7.2f} s  {first}", flush=True)
+    for table, cols in (("pass_rates", PASS_RATES), ("block_capitalisation", BLOCKS)):
+        con.execute(
+            f"COPY (SELECT {', '.join(cols)} FROM {table}) TO '{out / (table + '.parquet')}' "
+            "(FORMAT parquet)"
+        )
+    con.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--raw-dir", type=Path, required=True)
+    ap.add_argument("--db", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--key", default=os.environ.get("EXAMS_PSEUDONYM_KEY", "bench"))
+    args = ap.parse_args()
+    run(args.raw_dir, args.db, args.out, args.key.encode())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

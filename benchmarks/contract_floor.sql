@@ -1,0 +1,203 @@
+-- The contract's floor: the least work any implementation of warehouse-contract.md must do on
+-- the benchmark's clean files, hand-written in DuckDB (one process, one file, no dbt, tests,
+-- checks or audit): keep every row (DuckDB's own CSV load, typed), compute the keyed
+-- hash once per candidate, and write the five published marts, among them fct_unit_result
+-- (one row per candidate × unit, with its 64-character candidate_key).
+-- It validates nothing (clean data: the pipeline's quarantine is empty) and keeps no line
+-- numbers, so it is below any real implementation. Placeholders (in double braces) filled by
+-- contract_floor.py: files and seeds as in raw_duckdb.sql; ipad and opad, the HMAC-SHA256 pads
+-- of the benchmark's key (hex); unit_sums, per unit its weight and weighted points (one pair
+-- of sums per unit); unit_weight and unit_points, a CASE over the unit index picking that pair.
+
+-- every row, typed as read (names and birth dates are not kept: the contract never needs them)
+CREATE TABLE export_rows AS
+SELECT * EXCLUDE (nom, prenom, date_naissance)
+FROM read_csv({{files}}, header = true, delim = ';', quote = '"', decimal_separator = ',',
+    auto_detect = false, filename = true, columns = {
+        'session': 'INTEGER', 'code_academie': 'VARCHAR', 'numero_candidat': 'VARCHAR',
+        'nom': 'VARCHAR', 'prenom': 'VARCHAR', 'date_naissance': 'VARCHAR',
+        'sexe': 'VARCHAR', 'uai_etablissement': 'VARCHAR', 'categorie_candidat': 'VARCHAR',
+        'code_epreuve': 'VARCHAR', 'forme': 'VARCHAR', 'statut': 'VARCHAR',
+        'note': 'DECIMAL(5,2)', 'session_origine': 'INTEGER', 'decision': 'VARCHAR',
+        'moyenne': 'DECIMAL(5,2)'});
+
+CREATE TABLE candidate_keys AS
+SELECT
+    numero_candidat,
+    sha256(unhex('{{opad}}') || unhex(sha256(unhex('{{ipad}}') || encode(numero_candidat))))
+        AS candidate_key
+FROM (SELECT DISTINCT numero_candidat FROM export_rows);
+
+CREATE TEMP TABLE epreuves AS
+SELECT
+    code_epreuve, unit_code, block_code, coefficient, is_mandatory,
+    row_number() OVER (ORDER BY code_epreuve) - 1 AS bit
+FROM read_csv('{{seeds}}/ref_epreuves.csv', header = true,
+              types = {'block_code': 'VARCHAR', 'coefficient': 'INTEGER'});
+
+CREATE TEMP TABLE units AS
+SELECT
+    row_number() OVER (ORDER BY unit_code) - 1 AS i, unit_code, min(block_code) AS block_code,
+    bool_and(is_mandatory) AS is_mandatory, sum(1::UBIGINT << bit)::UBIGINT AS umask
+FROM epreuves GROUP BY unit_code;
+
+CREATE TEMP TABLE categories AS
+SELECT * FROM read_csv('{{seeds}}/ref_candidate_categories.csv', header = true);
+
+CREATE TEMP TABLE academies AS
+SELECT * FROM read_csv('{{seeds}}/ref_academies.csv', header = true,
+                       types = {'academy_code': 'VARCHAR'});
+
+-- one hash aggregation per candidate: identity, the decision's sums, per-épreuve bit masks and
+-- per-unit sums (so that units need no second GROUP BY)
+CREATE TEMP TABLE candidates AS
+WITH r AS (
+    SELECT
+        f.session, f.code_academie, f.numero_candidat, f.sexe,
+        f.uai_etablissement, f.categorie_candidat, f.statut, f.decision,
+        CAST(f.moyenne * 100 AS INTEGER)
+            AS moyenne,
+        e.unit_code, e.block_code, e.is_mandatory, e.coefficient, 1::UBIGINT << e.bit AS b,
+        CAST(f.note * 100 AS INTEGER) AS g,
+        CASE
+            WHEN f.statut = 'ABJ' THEN 0
+            ELSE CAST(f.note * 100 AS INTEGER)
+        END AS pts,
+        f.statut IN ('NOTE', 'ABJ', 'BEN') AS counts
+    FROM export_rows AS f
+    JOIN epreuves AS e ON e.code_epreuve = f.code_epreuve
+)
+SELECT
+    session, numero_candidat,
+    min(code_academie) AS academy_code,
+    min(categorie_candidat) AS candidate_category,
+    min(categorie_candidat) = max(categorie_candidat) AS one_category,
+    min(sexe) FILTER (WHERE sexe IN ('F', 'M')) AS sex,
+    min(nullif(uai_etablissement, '')) AS uai_etablissement,
+    nullif(min(decision), '') AS reported_decision,
+    min(moyenne) AS reported_average_hundredths,
+    count(*) FILTER (WHERE is_mandatory) AS n_mandatory_rows,
+    coalesce(bit_or(b) FILTER (WHERE is_mandatory), 0) AS mandatory_mask,
+    coalesce(sum(coefficient) FILTER (WHERE is_mandatory AND counts), 0) AS w,
+    coalesce(sum(coefficient * pts) FILTER (WHERE is_mandatory AND counts), 0)
+        + coalesce(sum(greatest(g - 1000, 0)) FILTER (WHERE NOT is_mandatory AND statut = 'NOTE'), 0)
+        AS p,
+    coalesce(sum(coefficient) FILTER (WHERE is_mandatory AND counts AND block_code IS NOT NULL), 0)
+        AS pw,
+    coalesce(sum(coefficient * pts) FILTER (WHERE is_mandatory AND counts AND block_code IS NOT NULL), 0)
+        AS pp,
+    bool_or(statut = 'NOTE') AS has_note,
+    bool_or(is_mandatory AND statut = 'AB') AS has_ab,
+    bit_or(b) AS present_mask,
+    bit_or(CASE WHEN statut NOT IN ('NOTE', 'ABJ') THEN b ELSE 0 END) AS unassessed_mask,
+    bit_or(CASE WHEN statut <> 'VA' THEN b ELSE 0 END) AS non_va_mask,
+    bit_or(CASE WHEN NOT is_mandatory AND statut = 'NOTE' THEN b ELSE 0 END) AS opt_sat_mask,
+    {{unit_sums}}
+FROM r
+GROUP BY session, numero_candidat;
+
+CREATE TEMP TABLE decided AS
+SELECT
+    c.*, k.access_route, k.is_vae, ck.candidate_key,
+    c.one_category AND c.n_mandatory_rows = m.n AND c.mandatory_mask = m.mask AS is_complete,
+    CASE
+        WHEN NOT (c.one_category AND c.n_mandatory_rows = m.n AND c.mandatory_mask = m.mask)
+            THEN NULL
+        WHEN NOT c.has_note AND NOT k.is_vae THEN 'ABSENT'
+        WHEN c.has_ab THEN 'REFUSE'
+        WHEN c.w = 0 OR c.p >= 1000 * c.w THEN 'ADMIS'
+        WHEN c.session >= 2022 AND c.p >= 800 * c.w AND c.pw > 0 AND c.pp >= 1000 * c.pw
+            THEN 'CONTROLE'
+        ELSE 'REFUSE'
+    END AS decision,
+    CASE WHEN c.w > 0 THEN (2 * c.p + c.w) // (2 * c.w) END AS computed_average_hundredths
+FROM candidates AS c
+JOIN categories AS k ON k.candidate_category = c.candidate_category
+JOIN candidate_keys AS ck ON ck.numero_candidat = c.numero_candidat
+CROSS JOIN (
+    SELECT count(*) AS n, sum(1::UBIGINT << bit)::UBIGINT AS mask FROM epreuves WHERE is_mandatory
+) AS m;
+
+CREATE TABLE fct_candidate_session AS
+SELECT
+    session, academy_code, candidate_key, sex, candidate_category, access_route, is_complete,
+    coalesce(is_complete AND (has_note OR is_vae), false) AS is_present,
+    CASE WHEN is_complete AND w > 0 THEN CAST(p / w / 100.0 AS DOUBLE) END AS computed_average,
+    decision, reported_decision,
+    CAST(reported_average_hundredths / 100 AS DOUBLE) AS reported_average,
+    CASE WHEN is_complete THEN coalesce(decision = reported_decision,
+        decision IS NULL AND reported_decision IS NULL) END AS decision_matches,
+    CASE WHEN is_complete THEN coalesce(computed_average_hundredths = reported_average_hundredths,
+        computed_average_hundredths IS NULL AND reported_average_hundredths IS NULL)
+    END AS average_matches
+FROM decided;
+
+-- U1–U6 for every complete candidate, UF1 when EF1 was sat
+CREATE TEMP VIEW unit_rows AS (
+    SELECT
+        d.session, d.academy_code, d.candidate_key, d.candidate_category, d.access_route,
+        d.decision, u.unit_code, u.block_code,
+        (d.unassessed_mask & u.umask) = 0 AS is_assessed,
+        (d.non_va_mask & u.umask) = 0 AS is_vae_validated,
+        CASE u.i {{unit_weight}} END AS w,
+        CASE u.i {{unit_points}} END AS wp
+    FROM decided AS d
+    CROSS JOIN units AS u
+    WHERE d.is_complete AND (d.present_mask & u.umask) <> 0
+        AND (u.is_mandatory OR (d.opt_sat_mask & u.umask) <> 0)
+);
+
+CREATE TABLE fct_unit_result AS
+SELECT
+    session, academy_code, candidate_key, candidate_category, access_route, unit_code,
+    block_code, CASE WHEN is_assessed THEN CAST(wp / w / 100.0 AS DOUBLE) END AS unit_grade,
+    is_assessed, is_assessed AND wp >= 1000 * w AS is_acquired, is_vae_validated
+FROM unit_rows;
+
+CREATE TABLE pass_rates AS
+SELECT
+    c.session, c.academy_code, a.academy_name, c.candidate_category, c.access_route,
+    count(*) AS registered,
+    count(*) FILTER (WHERE NOT c.is_complete) AS incomplete,
+    count(*) FILTER (WHERE c.is_complete AND c.is_present) AS present,
+    count(*) FILTER (WHERE c.decision = 'ADMIS') AS admitted,
+    count(*) FILTER (WHERE c.decision = 'CONTROLE') AS controle,
+    count(*) FILTER (WHERE c.decision = 'REFUSE') AS refused,
+    count(*) FILTER (WHERE c.decision = 'ABSENT') AS absent,
+    CAST(count(*) FILTER (WHERE c.decision = 'ADMIS')
+        / nullif(count(*) FILTER (WHERE c.is_complete AND c.is_present), 0) AS DOUBLE)
+        AS pass_rate
+FROM fct_candidate_session AS c
+LEFT JOIN academies AS a ON a.academy_code = c.academy_code
+GROUP BY ALL;
+
+CREATE TABLE establishment_results AS
+SELECT
+    session, academy_code, coalesce(uai_etablissement, 'NONE') AS uai_etablissement,
+    candidate_category, access_route,
+    count(*) AS registered,
+    count(*) FILTER (WHERE NOT is_complete) AS incomplete,
+    count(*) FILTER (WHERE is_complete AND (has_note OR is_vae)) AS present,
+    count(*) FILTER (WHERE decision = 'ADMIS') AS admitted,
+    CAST(count(*) FILTER (WHERE decision = 'ADMIS')
+        / nullif(count(*) FILTER (WHERE is_complete AND (has_note OR is_vae)), 0) AS DOUBLE)
+        AS pass_rate
+FROM decided
+GROUP BY ALL;
+
+-- from the candidates (2.5 M rows at 20 M), not by reading fct_unit_result back
+CREATE TABLE block_capitalisation AS
+WITH u AS (
+    SELECT *, is_assessed AND wp >= 1000 * w AS is_acquired FROM unit_rows
+)
+SELECT
+    session, academy_code, candidate_category, access_route, unit_code, block_code,
+    count(*) FILTER (WHERE is_assessed) AS assessed,
+    count(*) FILTER (WHERE is_acquired) AS acquired,
+    count(*) FILTER (WHERE (is_acquired OR is_vae_validated)
+        AND decision IS DISTINCT FROM 'ADMIS') AS acquired_by_non_admitted,
+    count(*) FILTER (WHERE is_vae_validated) AS vae_validated,
+    CAST(count(*) FILTER (WHERE is_acquired) / nullif(count(*) FILTER (WHERE is_assessed), 0)
+        AS DOUBLE) AS acquisition_rate
+FROM u
+GROUP BY ALL;
