@@ -1,4 +1,5 @@
-"""The benchmark chart: wall time per process, and the ratios against their targets.
+"""The benchmark chart: wall time per process, the ratios against their targets, and the ratios
+to raw DuckDB across scales (this run and the latest result of every other scale beside it).
 
     python benchmarks/chart.py benchmarks/results/<date>-<scale>.json   # re-render
 
@@ -52,6 +53,45 @@ def _ratios(r: dict) -> list[tuple[str, float, str, float]]:
     return out
 
 
+# ratios to raw DuckDB drawn across scales: (key in "ratios", label)
+ACROSS = (
+    ("transform_vs_raw", "transform"),
+    ("run_vs_raw", "whole run"),
+    ("floor_vs_raw", "contract floor"),
+    ("pandas_vs_raw", "pandas"),
+)
+
+
+def across_scales(r: dict, folder: Path) -> list[dict]:
+    """`r` and, for every other scale with results in `folder` (smoke runs with smoke runs),
+    one result: of the same code if there is one, else the latest (by date, then file name);
+    sorted by scale."""
+    best: dict[int, tuple] = {}
+    same_code = (r.get("code") or {}).get("commit")
+    for path in sorted(folder.glob("*.json")):
+        try:
+            other = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if "ratios" not in other or bool(other.get("smoke")) != bool(r.get("smoke")):
+            continue
+        if other["scale"] == r["scale"]:
+            continue
+        rank = ((other.get("code") or {}).get("commit") == same_code, other["date"], path.name)
+        if other["scale"] not in best or rank > best[other["scale"]][0]:
+            best[other["scale"]] = (rank, other)
+    return sorted([r, *(other for _, other in best.values())], key=lambda x: x["scale"])
+
+
+def _across(results: list[dict]) -> list[tuple[str, float]]:
+    return [
+        (f"{label}, {x['data']['rows'] / 1e6:.1f} M", float(x["ratios"][key]))
+        for key, label in ACROSS
+        for x in results
+        if key in x["ratios"]
+    ]
+
+
 def _title(r: dict) -> str:
     d = r["data"]
     return (f"exams pipeline benchmark: {d['rows']:,} rows, {d['files']} files, "
@@ -63,7 +103,7 @@ def _title(r: dict) -> str:
 W = 1040
 
 
-def layout(r: dict) -> tuple[int, list[tuple]]:
+def layout(r: dict, across: list[dict] | None = None) -> tuple[int, list[tuple]]:
     """Primitives: ("rect", x, y, w, h, rgb) and ("text", x, y, str, rgb, anchor)."""
     ops: list[tuple] = []
     ops.append(("text", 20, 16, _title(r), INK, "start"))
@@ -95,11 +135,23 @@ def layout(r: dict) -> tuple[int, list[tuple]]:
         ops.append(("rect", tx - 1, y - 3, 3, h, INK))
         ops.append(("text", x0 + width + 8, y + 4, f"{value:.2f} {op} {target:g}", INK, "start"))
         y += h
+    # panel 3: ratios to raw DuckDB across scales (one bar per ratio and scale)
+    bars3 = _across(across or [r])
+    y += 24
+    ops.append(("text", 20, y, "ratios to raw DuckDB across scales (wall time)", INK, "start"))
+    y += 24
+    top = max((v for _, v in bars3), default=1.0) or 1.0
+    for label, value in bars3:
+        ops.append(("text", x0 - 10, y + 4, label, INK, "end"))
+        ops.append(("rect", x0, y, max(1, int(width * value / top)), h - 6, NAVY))
+        ops.append(("text", x0 + int(width * value / top) + 8, y + 4, f"{value:.2f}", INK,
+                    "start"))  # fmt: skip
+        y += h
     return y + 16, ops
 
 
-def write_svg(path: Path, r: dict) -> None:
-    height, ops = layout(r)
+def write_svg(path: Path, r: dict, across: list[dict] | None = None) -> None:
+    height, ops = layout(r, across)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" '
            'font-family="DejaVu Sans Mono, monospace" font-size="12">',
            f'<rect width="{W}" height="{height}" fill="white"/>']  # fmt: skip
@@ -193,8 +245,8 @@ class Canvas:
                 + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))  # fmt: skip
 
 
-def write_png_stdlib(path: Path, r: dict) -> None:
-    height, ops = layout(r)
+def write_png_stdlib(path: Path, r: dict, across: list[dict] | None = None) -> None:
+    height, ops = layout(r, across)
     canvas = Canvas(W, height)
     for op in ops:
         if op[0] == "rect":
@@ -204,7 +256,7 @@ def write_png_stdlib(path: Path, r: dict) -> None:
     path.write_bytes(canvas.png())
 
 
-def write_png_matplotlib(path: Path, r: dict) -> None:
+def write_png_matplotlib(path: Path, r: dict, across: list[dict] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -212,7 +264,9 @@ def write_png_matplotlib(path: Path, r: dict) -> None:
 
     bars = _bars(r)
     ratios = _ratios(r)
-    fig, (a, b) = plt.subplots(2, 1, figsize=(10, 7), height_ratios=[len(bars), len(ratios)])
+    bars3 = _across(across or [r])
+    fig, (a, b, c) = plt.subplots(3, 1, figsize=(10, 10),
+                                  height_ratios=[len(bars), len(ratios), len(bars3)])  # fmt: skip
     names = [n for n, _, _ in bars][::-1]
     a.barh(names, [v for _, v, _ in bars][::-1],
            color=[tuple(x / 255 for x in c) for _, _, c in bars][::-1])  # fmt: skip
@@ -226,22 +280,28 @@ def write_png_matplotlib(path: Path, r: dict) -> None:
         b.plot([target, target], [i - 0.4, i + 0.4], color="black", lw=2)
         b.text(value, i, f" {value:.2f} ({op} {target:g})", va="center")
     b.set_xlabel("ratio (bar) and 20 M target (black tick)")
+    c.barh([n for n, _ in bars3][::-1], [v for _, v in bars3][::-1], color="tab:blue")
+    for i, (_, v) in enumerate(bars3[::-1]):
+        c.text(v, i, f" {v:.2f}", va="center")
+    c.set_xlabel("ratio to raw DuckDB, across scales (wall time)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
 def render(r: dict, stem: Path) -> list[Path]:
-    """Write <stem>.png (and <stem>.svg without matplotlib); returns the paths."""
+    """Write <stem>.png (and <stem>.svg without matplotlib); returns the paths. The results of
+    other scales are read from <stem>'s folder."""
     png = stem.with_suffix(".png")
+    across = across_scales(r, stem.parent)
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         svg = stem.with_suffix(".svg")
-        write_svg(svg, r)
-        write_png_stdlib(png, r)
+        write_svg(svg, r, across)
+        write_png_stdlib(png, r, across)
         return [png, svg]
-    write_png_matplotlib(png, r)
+    write_png_matplotlib(png, r, across)
     return [png]
 
 
