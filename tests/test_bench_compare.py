@@ -61,3 +61,26 @@ def test_a_difference_is_reported_for_every_mart(
             expected.append(f"pipeline vs contract floor {table}: {only_in_floor} row(s) of "
                             f"{table} not in p.marts.{table}")  # fmt: skip
         assert mine == expected
+
+
+def test_a_column_the_pipeline_added_is_not_compared(tmp_path: Path) -> None:
+    (tmp_path / "warehouse").mkdir()
+    _write(tmp_path / "warehouse" / "results.duckdb", "marts", ROWS)
+    _write(tmp_path / "floor.duckdb", "main", ROWS)
+    con = duckdb.connect(str(tmp_path / "warehouse" / "results.duckdb"))
+    for table in PUBLISHED_MARTS:  # the contract lets marts gain columns
+        con.execute(f"ALTER TABLE marts.{table} ADD COLUMN extra INTEGER DEFAULT 1")
+    con.close()
+    assert compare_published(tmp_path, tmp_path / "floor.duckdb") == []
+
+
+def test_a_mart_missing_from_the_floor_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "warehouse").mkdir()
+    _write(tmp_path / "warehouse" / "results.duckdb", "marts", ROWS)
+    _write(tmp_path / "floor.duckdb", "main", ROWS)
+    con = duckdb.connect(str(tmp_path / "floor.duckdb"))
+    con.execute("DROP TABLE fct_unit_result")
+    con.close()
+    assert compare_published(tmp_path, tmp_path / "floor.duckdb") == [
+        "pipeline vs contract floor fct_unit_result: no column in common"
+    ]
