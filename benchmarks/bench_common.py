@@ -1,6 +1,6 @@
 """What the three implementations share: the contract's columns and the choice of input files.
 
-Stdlib only (imported by bench.py, raw_duckdb.py and pandas_ref.py).
+Stdlib only (imported by bench.py, raw_duckdb.py, contract_floor.py and pandas_ref.py).
 """
 
 from __future__ import annotations
@@ -27,6 +27,30 @@ BLOCKS = [
     "assessed", "acquired", "acquired_by_non_admitted", "vae_validated", "acquisition_rate",
 ]  # fmt: skip
 RATES = {"pass_rate", "acquisition_rate"}
+
+
+REFERENCE_SQL = Path(__file__).with_name("reference_data.sql")
+
+
+def reference_script(sql: Path, files: list[Path], **values: str) -> str:
+    """reference_data.sql then `sql`, with their placeholders filled: {{files}} (a list literal
+    of `files`), {{seeds}} and `values`."""
+    text = REFERENCE_SQL.read_text() + sql.read_text()
+    listing = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+    for name, value in {"files": listing, "seeds": str(SEEDS_DIR), **values}.items():
+        text = text.replace("{{" + name + "}}", value)
+    return text
+
+
+def copy_marts(con, out: Path) -> None:  # noqa: ANN001 (a DuckDB connection; stdlib only here)
+    """pass_rates and block_capitalisation, contract columns, to <out>/<table>.parquet: what
+    bench.py compares."""
+    out.mkdir(parents=True, exist_ok=True)
+    for table, cols in (("pass_rates", PASS_RATES), ("block_capitalisation", BLOCKS)):
+        con.execute(
+            f"COPY (SELECT {', '.join(cols)} FROM {table}) TO '{out / (table + '.parquet')}' "
+            "(FORMAT parquet)"
+        )
 
 
 def latest_exports(raw_dir: Path) -> list[Path]:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import duckdb
-from bench_common import BLOCKS, PASS_RATES, SEEDS_DIR, latest_exports
+from bench_common import SEEDS_DIR, copy_marts, latest_exports, reference_script
 
 SQL = Path(__file__).with_suffix(".sql")
 
@@ -55,14 +55,9 @@ def run(raw_dir: Path, db: Path, out: Path, key: bytes) -> None:
     files = latest_exports(raw_dir)
     if not files:
         raise SystemExit(f"no export in {raw_dir}")
-    listing = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
     ipad, opad = key_pads(key)
-    values = {"files": listing, "seeds": str(SEEDS_DIR), "ipad": ipad, "opad": opad, **unit_sql()}
-    sql = SQL.read_text()
-    for name, value in values.items():
-        sql = sql.replace("{{" + name + "}}", value)
+    sql = reference_script(SQL, files, ipad=ipad, opad=opad, **unit_sql())
     db.unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(db))
     con.execute("SET enable_progress_bar = false")
     for statement in sql.split(";\n\n"):  # one line per statement: where the time goes
@@ -70,11 +65,7 @@ def run(raw_dir: Path, db: Path, out: Path, key: bytes) -> None:
         con.execute(statement)
         first = next(line for line in statement.splitlines() if line and not line.startswith("--"))
         print(f"{time.perf_counter() - started:7.2f} s  {first}", flush=True)
-    for table, cols in (("pass_rates", PASS_RATES), ("block_capitalisation", BLOCKS)):
-        con.execute(
-            f"COPY (SELECT {', '.join(cols)} FROM {table}) TO '{out / (table + '.parquet')}' "
-            "(FORMAT parquet)"
-        )
+    copy_marts(con, out)
     con.close()
 
 

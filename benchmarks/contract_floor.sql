@@ -4,10 +4,11 @@
 -- hash once per candidate, and write the five published marts, among them fct_unit_result
 -- (one row per candidate × unit, with its 64-character candidate_key).
 -- It validates nothing (clean data: the pipeline's quarantine is empty) and keeps no line
--- numbers, so it is below any real implementation. Placeholders (in double braces) filled by
--- contract_floor.py: files and seeds as in raw_duckdb.sql; ipad and opad, the HMAC-SHA256 pads
--- of the benchmark's key (hex); unit_sums, per unit its weight and weighted points (one pair
--- of sums per unit); unit_weight and unit_points, a CASE over the unit index picking that pair.
+-- numbers, so it is below any real implementation. Run after reference_data.sql, like
+-- raw_duckdb.sql. Placeholders (in double braces) filled by contract_floor.py: files as in
+-- raw_duckdb.sql; ipad and opad, the HMAC-SHA256 pads of the benchmark's key (hex); unit_sums,
+-- per unit its weight and weighted points (one pair of sums per unit); unit_weight and
+-- unit_points, a CASE over the unit index picking that pair.
 
 -- every row, typed as read (names and birth dates are not kept: the contract never needs them)
 CREATE TABLE export_rows AS
@@ -27,26 +28,6 @@ SELECT
     sha256(unhex('{{opad}}') || unhex(sha256(unhex('{{ipad}}') || encode(numero_candidat))))
         AS candidate_key
 FROM (SELECT DISTINCT numero_candidat FROM export_rows);
-
-CREATE TEMP TABLE epreuves AS
-SELECT
-    code_epreuve, unit_code, block_code, coefficient, is_mandatory,
-    row_number() OVER (ORDER BY code_epreuve) - 1 AS bit
-FROM read_csv('{{seeds}}/ref_epreuves.csv', header = true,
-              types = {'block_code': 'VARCHAR', 'coefficient': 'INTEGER'});
-
-CREATE TEMP TABLE units AS
-SELECT
-    row_number() OVER (ORDER BY unit_code) - 1 AS i, unit_code, min(block_code) AS block_code,
-    bool_and(is_mandatory) AS is_mandatory, sum(1::UBIGINT << bit)::UBIGINT AS umask
-FROM epreuves GROUP BY unit_code;
-
-CREATE TEMP TABLE categories AS
-SELECT * FROM read_csv('{{seeds}}/ref_candidate_categories.csv', header = true);
-
-CREATE TEMP TABLE academies AS
-SELECT * FROM read_csv('{{seeds}}/ref_academies.csv', header = true,
-                       types = {'academy_code': 'VARCHAR'});
 
 -- one hash aggregation per candidate: identity, the decision's sums, per-épreuve bit masks and
 -- per-unit sums (so that units need no second GROUP BY)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import duckdb
-from bench_common import BLOCKS, PASS_RATES, SEEDS_DIR, latest_exports
+from bench_common import copy_marts, latest_exports, reference_script
 
 SQL = Path(__file__).with_suffix(".sql")
 
@@ -24,16 +24,9 @@ def run(raw_dir: Path, out: Path) -> None:
     files = latest_exports(raw_dir)
     if not files:
         raise SystemExit(f"no export in {raw_dir}")
-    listing = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
-    sql = SQL.read_text().replace("{{files}}", listing).replace("{{seeds}}", str(SEEDS_DIR))
-    out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
-    con.execute(sql)
-    for table, cols in (("pass_rates", PASS_RATES), ("block_capitalisation", BLOCKS)):
-        con.execute(
-            f"COPY (SELECT {', '.join(cols)} FROM {table}) TO '{out / (table + '.parquet')}' "
-            "(FORMAT parquet)"
-        )
+    con.execute(reference_script(SQL, files))
+    copy_marts(con, out)
     con.close()
 
 

@@ -4,35 +4,16 @@
 --
 -- One pass over the rows: a single hash aggregation per candidate that also keeps, per épreuve,
 -- bit masks (assessed, grade >= 10, VA, sat) so that units need no second GROUP BY; only U5
--- (two épreuves) needs its weighted margin. Placeholders filled by raw_duckdb.py:
+-- (two épreuves) needs its weighted margin. Run after reference_data.sql (the seeds as tables
+-- epreuves, units, categories, academies). Placeholder filled by raw_duckdb.py:
 --   {{files}}  list literal of the latest export of each session × académie
---   {{seeds}}  the dbt seeds folder (reference data: coefficients, units, categories, names)
-
-CREATE TEMP TABLE epreuves AS
-SELECT
-    code_epreuve, unit_code, block_code, coefficient, is_mandatory,
-    row_number() OVER (ORDER BY code_epreuve) - 1 AS bit
-FROM read_csv('{{seeds}}/ref_epreuves.csv', header = true,
-              types = {'block_code': 'VARCHAR', 'coefficient': 'INTEGER'});
-
-CREATE TEMP TABLE units AS
-SELECT unit_code, min(block_code) AS block_code, bool_and(is_mandatory) AS is_mandatory,
-    sum(1::BIGINT << bit) AS umask
-FROM epreuves GROUP BY unit_code;
-
-CREATE TEMP TABLE categories AS
-SELECT * FROM read_csv('{{seeds}}/ref_candidate_categories.csv', header = true);
-
-CREATE TEMP TABLE academies AS
-SELECT * FROM read_csv('{{seeds}}/ref_academies.csv', header = true,
-                       types = {'academy_code': 'VARCHAR'});
 
 CREATE TEMP TABLE candidates AS
 WITH r AS (
     SELECT
         f.session, f.code_academie AS academy_code, f.numero_candidat,
         f.categorie_candidat AS cat, f.statut, e.unit_code, e.block_code, e.is_mandatory,
-        e.coefficient AS coef, 1::BIGINT << e.bit AS b,
+        e.coefficient AS coef, 1::UBIGINT << e.bit AS b,
         CAST(f.note * 100 AS INTEGER) AS g,
         CASE WHEN f.statut = 'ABJ' THEN 0 ELSE CAST(f.note * 100 AS INTEGER) END AS pts,
         f.statut IN ('NOTE', 'ABJ', 'BEN') AS counts
@@ -89,7 +70,7 @@ SELECT
 FROM candidates AS c
 JOIN categories AS k ON k.candidate_category = c.candidate_category
 CROSS JOIN (
-    SELECT count(*) AS n, sum(1::BIGINT << bit) AS mask FROM epreuves WHERE is_mandatory
+    SELECT count(*) AS n, sum(1::UBIGINT << bit)::UBIGINT AS mask FROM epreuves WHERE is_mandatory
 ) AS m;
 
 CREATE TEMP TABLE pass_rates AS
