@@ -1,6 +1,6 @@
 -- Valid rows joined to the reference data: the coefficient, the unit and block, and the points
--- each row brings to the average (integer hundredths; ABJ counts as 0). A view: its two readers
--- (int_candidates_decided, fct_unit_result) read it as they go, cheaper than writing ~20 M rows.
+-- each row brings to the average (integer hundredths; ABJ counts as 0). A view: its one reader,
+-- int_candidates_decided, reads it as it goes, cheaper than writing ~20 M rows.
 with
 
 result_rows as (
@@ -22,16 +22,6 @@ statuses as (
 
 ),
 
-epreuves_with_unit_size as (
-
-    select
-        *,
-        count(*) over (partition by unit_code) as unit_epreuves
-
-    from epreuves
-
-),
-
 graded as (
 
     select
@@ -41,11 +31,10 @@ graded as (
         result_rows.code_epreuve,
         result_rows.statut,
         result_rows.grade_hundredths,
-        epreuves_with_unit_size.unit_code,
-        epreuves_with_unit_size.block_code,
-        epreuves_with_unit_size.coefficient,
-        epreuves_with_unit_size.is_mandatory,
-        epreuves_with_unit_size.unit_epreuves,
+        epreuves.unit_code,
+        epreuves.block_code,
+        epreuves.coefficient,
+        epreuves.is_mandatory,
         statuses.counts_in_average,
         statuses.statut in ('NOTE', 'ABJ') as is_assessed_status,
         case
@@ -54,8 +43,8 @@ graded as (
         end as points_hundredths
 
     from result_rows
-    inner join epreuves_with_unit_size
-        on result_rows.code_epreuve = epreuves_with_unit_size.code_epreuve
+    inner join epreuves
+        on result_rows.code_epreuve = epreuves.code_epreuve
     inner join statuses on result_rows.statut = statuses.statut
 
 )
