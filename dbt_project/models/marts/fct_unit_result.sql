@@ -5,6 +5,7 @@
 -- The rows are not read again: int_candidates_decided summed each unit's rows in its one
 -- aggregation per candidate (a set of columns per unit, see the unit_codes macro); here every
 -- complete candidate meets every unit of the seed, and the unit's columns are picked.
+{%- set unit_list = unit_codes() %}
 with
 
 candidates as (
@@ -38,7 +39,7 @@ per_unit as (
             'is_optional_sat'
         ] %}
             case units.unit_code
-                {%- for unit in unit_codes() %}
+                {%- for unit in unit_list %}
                     when '{{ unit }}' then candidates.{{ unit | lower }}_{{ column }}
                 {%- endfor %}
             end as {{ column }}{% if not loop.last %},{% endif %}
