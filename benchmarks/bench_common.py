@@ -30,12 +30,13 @@ RATES = {"pass_rate", "acquisition_rate"}
 
 
 REFERENCE_SQL = Path(__file__).with_name("reference_data.sql")
+MARTS_SQL = Path(__file__).with_name("reference_marts.sql")
 
 
 def reference_script(sql: Path, files: list[Path], **values: str) -> str:
-    """reference_data.sql then `sql`, with their placeholders filled: {{files}} (a list literal
-    of `files`), {{seeds}} and `values`."""
-    text = REFERENCE_SQL.read_text() + sql.read_text()
+    """reference_data.sql, `sql`, then reference_marts.sql (the two counted marts), with their
+    placeholders filled: {{files}} (a list literal of `files`), {{seeds}} and `values`."""
+    text = "\n".join(p.read_text() for p in (REFERENCE_SQL, sql, MARTS_SQL))
     listing = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
     for name, value in {"files": listing, "seeds": str(SEEDS_DIR), **values}.items():
         text = text.replace("{{" + name + "}}", value)

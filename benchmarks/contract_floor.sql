@@ -4,8 +4,8 @@
 -- hash once per candidate, and write the five published marts, among them fct_unit_result
 -- (one row per candidate × unit, with its 64-character candidate_key).
 -- It validates nothing (clean data: the pipeline's quarantine is empty) and keeps no line
--- numbers, so it is below any real implementation. Run after reference_data.sql, like
--- raw_duckdb.sql. Placeholders (in double braces) filled by contract_floor.py: files as in
+-- numbers, so it is below any real implementation. Run after reference_data.sql and before
+-- reference_marts.sql (pass_rates, block_capitalisation), like raw_duckdb.sql. Placeholders (in double braces) filled by contract_floor.py: files as in
 -- raw_duckdb.sql; ipad and opad, the HMAC-SHA256 pads of the benchmark's key (hex); unit_sums,
 -- per unit its weight and weighted points (one pair of sums per unit); unit_weight and
 -- unit_points, a CASE over the unit index picking that pair.
@@ -128,29 +128,15 @@ CREATE TEMP VIEW unit_rows AS (
         AND (u.is_mandatory OR (d.opt_sat_mask & u.umask) <> 0)
 );
 
+CREATE TEMP VIEW unit_results AS
+SELECT *, is_assessed AND wp >= 1000 * w AS is_acquired FROM unit_rows;
+
 CREATE TABLE fct_unit_result AS
 SELECT
     session, academy_code, candidate_key, candidate_category, access_route, unit_code,
     block_code, CASE WHEN is_assessed THEN CAST(wp / w / 100.0 AS DOUBLE) END AS unit_grade,
-    is_assessed, is_assessed AND wp >= 1000 * w AS is_acquired, is_vae_validated
-FROM unit_rows;
-
-CREATE TABLE pass_rates AS
-SELECT
-    c.session, c.academy_code, a.academy_name, c.candidate_category, c.access_route,
-    count(*) AS registered,
-    count(*) FILTER (WHERE NOT c.is_complete) AS incomplete,
-    count(*) FILTER (WHERE c.is_complete AND c.is_present) AS present,
-    count(*) FILTER (WHERE c.decision = 'ADMIS') AS admitted,
-    count(*) FILTER (WHERE c.decision = 'CONTROLE') AS controle,
-    count(*) FILTER (WHERE c.decision = 'REFUSE') AS refused,
-    count(*) FILTER (WHERE c.decision = 'ABSENT') AS absent,
-    CAST(count(*) FILTER (WHERE c.decision = 'ADMIS')
-        / nullif(count(*) FILTER (WHERE c.is_complete AND c.is_present), 0) AS DOUBLE)
-        AS pass_rate
-FROM fct_candidate_session AS c
-LEFT JOIN academies AS a ON a.academy_code = c.academy_code
-GROUP BY ALL;
+    is_assessed, is_acquired, is_vae_validated
+FROM unit_results;
 
 CREATE TABLE establishment_results AS
 SELECT
@@ -166,19 +152,6 @@ SELECT
 FROM decided
 GROUP BY ALL;
 
--- from the candidates (2.5 M rows at 20 M), not by reading fct_unit_result back
-CREATE TABLE block_capitalisation AS
-WITH u AS (
-    SELECT *, is_assessed AND wp >= 1000 * w AS is_acquired FROM unit_rows
-)
-SELECT
-    session, academy_code, candidate_category, access_route, unit_code, block_code,
-    count(*) FILTER (WHERE is_assessed) AS assessed,
-    count(*) FILTER (WHERE is_acquired) AS acquired,
-    count(*) FILTER (WHERE (is_acquired OR is_vae_validated)
-        AND decision IS DISTINCT FROM 'ADMIS') AS acquired_by_non_admitted,
-    count(*) FILTER (WHERE is_vae_validated) AS vae_validated,
-    CAST(count(*) FILTER (WHERE is_acquired) / nullif(count(*) FILTER (WHERE is_assessed), 0)
-        AS DOUBLE) AS acquisition_rate
-FROM u
-GROUP BY ALL;
+-- what reference_marts.sql counts (block_capitalisation from unit_results: from the candidates,
+-- 2.5 M rows at 20 M, not by reading fct_unit_result back)
+CREATE TEMP VIEW candidate_results AS SELECT * FROM fct_candidate_session;

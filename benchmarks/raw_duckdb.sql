@@ -5,7 +5,8 @@
 -- One pass over the rows: a single hash aggregation per candidate that also keeps, per épreuve,
 -- bit masks (assessed, grade >= 10, VA, sat) so that units need no second GROUP BY; only U5
 -- (two épreuves) needs its weighted margin. Run after reference_data.sql (the seeds as tables
--- epreuves, units, categories, academies). Placeholder filled by raw_duckdb.py:
+-- epreuves, units, categories, academies) and before reference_marts.sql (the two marts, from
+-- the views this script ends with). Placeholder filled by raw_duckdb.py:
 --   {{files}}  list literal of the latest export of each session × académie
 
 CREATE TEMP TABLE candidates AS
@@ -73,46 +74,20 @@ CROSS JOIN (
     SELECT count(*) AS n, sum(1::UBIGINT << bit)::UBIGINT AS mask FROM epreuves WHERE is_mandatory
 ) AS m;
 
-CREATE TEMP TABLE pass_rates AS
-SELECT
-    d.session, d.academy_code, a.academy_name, d.candidate_category, d.access_route,
-    count(*) AS registered,
-    count(*) FILTER (WHERE NOT d.is_complete) AS incomplete,
-    count(*) FILTER (WHERE d.is_complete AND d.is_present) AS present,
-    count(*) FILTER (WHERE d.decision = 'ADMIS') AS admitted,
-    count(*) FILTER (WHERE d.decision = 'CONTROLE') AS controle,
-    count(*) FILTER (WHERE d.decision = 'REFUSE') AS refused,
-    count(*) FILTER (WHERE d.decision = 'ABSENT') AS absent,
-    CAST(count(*) FILTER (WHERE d.decision = 'ADMIS')
-        / nullif(count(*) FILTER (WHERE d.is_complete AND d.is_present), 0) AS DOUBLE) AS pass_rate
-FROM decided AS d
-LEFT JOIN academies AS a ON a.academy_code = d.academy_code
-GROUP BY ALL;
+-- what reference_marts.sql counts
+CREATE TEMP VIEW candidate_results AS SELECT * FROM decided;
 
 -- units of complete candidates: U1–U6 always, UF1 when EF1 was sat
-CREATE TEMP TABLE block_capitalisation AS
-WITH unit_rows AS (
-    SELECT
-        d.session, d.academy_code, d.candidate_category, d.access_route, d.decision,
-        u.unit_code, u.block_code,
-        (d.assessed_mask & u.umask) = u.umask AS is_assessed,
-        (d.assessed_mask & u.umask) = u.umask AND CASE
-            WHEN u.unit_code = 'U5' THEN d.u5_margin >= 0
-            ELSE (d.pass_mask & u.umask) = u.umask
-        END AS is_acquired,
-        (d.va_mask & u.umask) = u.umask AS is_vae_validated
-    FROM decided AS d
-    CROSS JOIN units AS u
-    WHERE d.is_complete AND (u.is_mandatory OR (d.sat_mask & u.umask) <> 0)
-)
+CREATE TEMP VIEW unit_results AS
 SELECT
-    session, academy_code, candidate_category, access_route, unit_code, block_code,
-    count(*) FILTER (WHERE is_assessed) AS assessed,
-    count(*) FILTER (WHERE is_acquired) AS acquired,
-    count(*) FILTER (WHERE (is_acquired OR is_vae_validated) AND decision IS DISTINCT FROM 'ADMIS')
-        AS acquired_by_non_admitted,
-    count(*) FILTER (WHERE is_vae_validated) AS vae_validated,
-    CAST(count(*) FILTER (WHERE is_acquired) / nullif(count(*) FILTER (WHERE is_assessed), 0)
-        AS DOUBLE) AS acquisition_rate
-FROM unit_rows
-GROUP BY ALL;
+    d.session, d.academy_code, d.candidate_category, d.access_route, d.decision,
+    u.unit_code, u.block_code,
+    (d.assessed_mask & u.umask) = u.umask AS is_assessed,
+    (d.assessed_mask & u.umask) = u.umask AND CASE
+        WHEN u.unit_code = 'U5' THEN d.u5_margin >= 0
+        ELSE (d.pass_mask & u.umask) = u.umask
+    END AS is_acquired,
+    (d.va_mask & u.umask) = u.umask AS is_vae_validated
+FROM decided AS d
+CROSS JOIN units AS u
+WHERE d.is_complete AND (u.is_mandatory OR (d.sat_mask & u.umask) <> 0);

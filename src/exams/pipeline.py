@@ -110,8 +110,8 @@ def transform(s: Settings) -> None:
     - No unit tests here: they check the SQL, not the data, and run in development and CI
       (`make test`, tests/test_dbt_unit.py), as dbt recommends.
     - dbt docs are generated again only when the project (code_fingerprint), dbt, the profile or
-      the schema of the build database or the publication file changed; otherwise the previous run's site is put back, so the
-      published docs are the ones `dbt docs generate` would write.
+      the schema of the build database or the publication file changed; otherwise the previous
+      run's site is put back, so the published docs are the ones `dbt docs generate` would write.
     """
     # a killed run's publication file and its write-ahead log: nothing of it is reused
     for leftover in (s.new_db, s.new_db.with_name(s.new_db.name + ".wal")):
