@@ -78,26 +78,20 @@ FROM r
 GROUP BY session, numero_candidat;
 
 CREATE TEMP TABLE decided AS
+WITH c AS (
+    SELECT
+        candidates.*,
+        one_category AND n_mandatory_rows = m.n AND mandatory_mask = m.mask AS is_complete
+    FROM candidates CROSS JOIN mandatory AS m
+)
 SELECT
     c.*, k.access_route, k.is_vae, ck.candidate_key,
-    c.one_category AND c.n_mandatory_rows = m.n AND c.mandatory_mask = m.mask AS is_complete,
-    CASE
-        WHEN NOT (c.one_category AND c.n_mandatory_rows = m.n AND c.mandatory_mask = m.mask)
-            THEN NULL
-        WHEN NOT c.has_note AND NOT k.is_vae THEN 'ABSENT'
-        WHEN c.has_ab THEN 'REFUSE'
-        WHEN c.w = 0 OR c.p >= 1000 * c.w THEN 'ADMIS'
-        WHEN c.session >= 2022 AND c.p >= 800 * c.w AND c.pw > 0 AND c.pp >= 1000 * c.pw
-            THEN 'CONTROLE'
-        ELSE 'REFUSE'
-    END AS decision,
+    jury_decision(c.is_complete, c.has_note, k.is_vae, c.has_ab, c.w, c.p, c.pw, c.pp, c.session)
+        AS decision,
     CASE WHEN c.w > 0 THEN (2 * c.p + c.w) // (2 * c.w) END AS computed_average_hundredths
-FROM candidates AS c
+FROM c
 JOIN categories AS k ON k.candidate_category = c.candidate_category
-JOIN candidate_keys AS ck ON ck.numero_candidat = c.numero_candidat
-CROSS JOIN (
-    SELECT count(*) AS n, sum(1::UBIGINT << bit)::UBIGINT AS mask FROM epreuves WHERE is_mandatory
-) AS m;
+JOIN candidate_keys AS ck ON ck.numero_candidat = c.numero_candidat;
 
 CREATE TABLE fct_candidate_session AS
 SELECT

@@ -53,26 +53,21 @@ FROM r
 GROUP BY session, numero_candidat;
 
 CREATE TEMP TABLE decided AS
+WITH c AS (
+    SELECT
+        candidates.*,
+        one_category AND n_mandatory_rows = m.n AND mandatory_mask = m.mask AS is_complete
+    FROM candidates CROSS JOIN mandatory AS m
+)
 SELECT
     c.session, c.academy_code, c.candidate_category, k.access_route, k.is_vae,
     c.assessed_mask, c.pass_mask, c.va_mask, c.sat_mask, c.u5_margin,
-    c.one_category AND c.n_mandatory_rows = m.n AND c.mandatory_mask = m.mask AS is_complete,
+    c.is_complete,
     c.has_note OR k.is_vae AS is_present,
-    CASE
-        WHEN NOT (c.one_category AND c.n_mandatory_rows = m.n AND c.mandatory_mask = m.mask)
-            THEN NULL
-        WHEN NOT c.has_note AND NOT k.is_vae THEN 'ABSENT'
-        WHEN c.has_ab THEN 'REFUSE'
-        WHEN c.w = 0 OR c.p >= 1000 * c.w THEN 'ADMIS'
-        WHEN c.session >= 2022 AND c.p >= 800 * c.w AND c.pw > 0 AND c.pp >= 1000 * c.pw
-            THEN 'CONTROLE'
-        ELSE 'REFUSE'
-    END AS decision
-FROM candidates AS c
-JOIN categories AS k ON k.candidate_category = c.candidate_category
-CROSS JOIN (
-    SELECT count(*) AS n, sum(1::UBIGINT << bit)::UBIGINT AS mask FROM epreuves WHERE is_mandatory
-) AS m;
+    jury_decision(c.is_complete, c.has_note, k.is_vae, c.has_ab, c.w, c.p, c.pw, c.pp, c.session)
+        AS decision
+FROM c
+JOIN categories AS k ON k.candidate_category = c.candidate_category;
 
 -- what reference_marts.sql counts
 CREATE TEMP VIEW candidate_results AS SELECT * FROM decided;
