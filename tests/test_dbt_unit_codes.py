@@ -1,6 +1,6 @@
 """The units of ref_epreuves are read when the models are compiled (macros/unit_codes.sql):
-int_candidates_decided gets one set of columns per unit of the seed and fct_unit_result picks
-each of them; compiling without the seed loaded stops with a message that names it."""
+int_candidates_decided gets one set of columns per unit of the seed and int_unit_results_unpivoted
+picks each of them; compiling without the seed loaded stops with a message that names it."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def seed_units() -> set[str]:
 def test_one_set_of_unit_columns_per_unit_of_the_seed(published_warehouse: Path) -> None:
     compiled = published_warehouse.parent / COMPILED
     decided = (compiled / "intermediate" / "int_candidates_decided.sql").read_text()
-    units = (compiled / "marts" / "fct_unit_result.sql").read_text()
+    units = (compiled / "intermediate" / "int_unit_results_unpivoted.sql").read_text()
     expected = {(u, u.lower()) for u in seed_units()}
     assert len(expected) >= 7
     for column in ("weight", "points"):  # a unit's sums, over that unit's rows only

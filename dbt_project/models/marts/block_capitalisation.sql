@@ -1,40 +1,31 @@
--- One row per session × académie × category × unit of fct_unit_result.
+-- One row per session × académie × category × unit of fct_unit_result, counted from
+-- int_unit_results_unpivoted, the rows fct_unit_result publishes, which carry the candidate's
+-- decision (no read back of the published unit rows, no join on the keyed hash).
 with
 
 units as (
 
-    select * from {{ ref('fct_unit_result') }}
-
-),
-
-candidates as (
-
-    select * from {{ ref('fct_candidate_session') }}
+    select * from {{ ref('int_unit_results_unpivoted') }}
 
 ),
 
 counted as (
 
     select
-        units.session,
-        units.academy_code,
-        units.candidate_category,
-        units.access_route,
-        units.unit_code,
-        units.block_code,
-        count(*) filter (where units.is_assessed) as assessed,
-        count(*) filter (where units.is_acquired) as acquired,
+        session,
+        academy_code,
+        candidate_category,
+        access_route,
+        unit_code,
+        block_code,
+        count(*) filter (where is_assessed) as assessed,
+        count(*) filter (where is_acquired) as acquired,
         count(*) filter (
-            where (units.is_acquired or units.is_vae_validated)
-            and candidates.decision is distinct from 'ADMIS'
+            where (is_acquired or is_vae_validated) and decision is distinct from 'ADMIS'
         ) as acquired_by_non_admitted,
-        count(*) filter (where units.is_vae_validated) as vae_validated
+        count(*) filter (where is_vae_validated) as vae_validated
 
     from units
-    inner join candidates
-        on
-            units.session = candidates.session
-            and units.candidate_key = candidates.candidate_key
     group by all
 
 ),

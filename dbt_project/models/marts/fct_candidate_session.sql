@@ -4,20 +4,7 @@ with
 
 candidates as (
 
-    select * from {{ ref('int_candidates_identified') }}
-    where candidate_category is not null
-
-),
-
-decided as (
-
-    select * from {{ ref('int_candidates_decided') }}
-
-),
-
-categories as (
-
-    select * from {{ ref('ref_candidate_categories') }}
+    select * from {{ ref('int_candidates_joined') }}
 
 ),
 
@@ -35,38 +22,18 @@ final as (
         keys.candidate_key,
         candidates.sex,
         candidates.candidate_category,
-        categories.access_route,
+        candidates.access_route,
         candidates.is_complete,
-        coalesce(decided.is_present, false) as is_present,
-        cast(decided.computed_average as double) as computed_average,
-        decided.decision,
+        candidates.is_present,
+        candidates.computed_average,
+        candidates.decision,
         candidates.reported_decision,
-        cast(candidates.reported_average_hundredths / 100 as double) as reported_average,
-        -- null-safe equality (both empty = same), only for complete candidates
-        case
-            when candidates.is_complete
-                then coalesce(
-                    decided.decision = candidates.reported_decision,
-                    decided.decision is null and candidates.reported_decision is null
-                )
-        end as decision_matches,
-        case
-            when candidates.is_complete
-                then coalesce(
-                    decided.computed_average_hundredths
-                    = candidates.reported_average_hundredths,
-                    decided.computed_average_hundredths is null
-                    and candidates.reported_average_hundredths is null
-                )
-        end as average_matches
+        candidates.reported_average,
+        candidates.decision_matches,
+        candidates.average_matches
 
     from candidates
     inner join keys on candidates.candidate_id = keys.candidate_id
-    inner join categories on candidates.candidate_category = categories.candidate_category
-    left join decided
-        on
-            candidates.session = decided.session
-            and candidates.candidate_id = decided.candidate_id
 
 )
 
