@@ -1,9 +1,9 @@
 {#- The units of the diploma (ref_epreuves.unit_code), read from the seed when the SQL is compiled:
     int_candidates_decided sums each unit's rows in its one aggregation per candidate (a set of
-    columns per unit) and fct_unit_result turns those columns back into rows. The models that
-    call it declare `-- depends_on: ref('ref_epreuves')`, so that `dbt build` loads the seed
-    first; unit tests give the list with `overrides: macros: {unit_codes: [...]}`. While dbt
-    parses (nothing executed) the list is empty. -#}
+    columns per unit) and int_unit_results_unpivoted turns those columns back into rows. The
+    models that call it declare `-- depends_on: ref('ref_epreuves')`, so that `dbt build` loads
+    the seed first; unit tests give the list with `overrides: macros: {unit_codes: [...]}`.
+    While dbt parses (nothing executed) the list is empty. -#}
 {% macro unit_codes() -%}
     {%- if not execute -%}
         {{ return([]) }}

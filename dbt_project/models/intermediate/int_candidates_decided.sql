@@ -2,10 +2,10 @@
 -- The jury's rule recomputed for every complete candidate (domain.md, decision rules), in exact
 -- integer arithmetic: sums of coefficient × hundredths compared with pass mark × 100 × Σcoef.
 -- The same single aggregation per candidate also sums each unit's rows (one set of columns per
--- unit of ref_epreuves, see the unit_codes macro), which fct_unit_result turns into unit rows:
--- the ~20 M rows are read once for the decision and the units, not once for each. The units'
--- flags are aggregated as five bit masks (bit i for the i-th unit of unit_codes; at most 64
--- units), not as four filtered aggregates per unit: 5.7 s against 8.4 s at 20 M rows.
+-- unit of ref_epreuves, see the unit_codes macro), which int_unit_results_unpivoted turns into
+-- unit rows: the ~20 M rows are read once for the decision and the units, not once for each.
+-- The units' flags are aggregated as five bit masks (bit i for the i-th unit of unit_codes; at
+-- most 64 units), not as four filtered aggregates per unit: 5.7 s against 8.4 s at 20 M rows.
 {%- set unit_list = unit_codes() %}
 with
 
