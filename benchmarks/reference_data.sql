@@ -24,7 +24,6 @@ CREATE TEMP TABLE academies AS
 SELECT * FROM read_csv('{{seeds}}/ref_academies.csv', header = true,
                        types = {'academy_code': 'VARCHAR'});
 
-
 CREATE TEMP TABLE mandatory AS
 SELECT count(*) AS n, sum(1::UBIGINT << bit)::UBIGINT AS mask FROM epreuves WHERE is_mandatory;
 
