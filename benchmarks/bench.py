@@ -46,6 +46,7 @@ from bench_common import (  # noqa: E402
     PASS_RATES_KEYS,
     RATES,
     REPO_ROOT,
+    pipeline_env,
 )
 
 STAGES = ["ingest", "transform", "check", "publish", "extracts"]
@@ -201,14 +202,7 @@ def child_env(base: Path, code_root: Path | None) -> dict:
     if code_root is not None:  # the snapshot's package, dbt project, suites and seeds
         env["PYTHONPATH"] = str(code_root / "src")
         env["BENCH_SEEDS_DIR"] = str(code_root / "dbt_project" / "seeds")
-    env.update(
-        EXAMS_MODE="test",
-        EXAMS_PSEUDONYM_KEY="bench",
-        EXAMS_RAW_DIR=str(base / "raw"),
-        EXAMS_WAREHOUSE=str(base / "warehouse" / "results.duckdb"),
-        EXAMS_EXTRACTS_DIR=str(base / "extracts"),
-        TQDM_DISABLE="1",
-    )
+    env.update(pipeline_env(base / "raw", base / "warehouse" / "results.duckdb", base / "extracts"))
     return env
 
 

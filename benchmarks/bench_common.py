@@ -1,6 +1,7 @@
 """What the three implementations share: the contract's columns and the choice of input files.
 
-Stdlib only (imported by bench.py, raw_duckdb.py, contract_floor.py and pandas_ref.py).
+Stdlib only (imported by bench.py, profile_ingest.py, raw_duckdb.py, contract_floor.py and
+pandas_ref.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,18 @@ BLOCKS = [
     "assessed", "acquired", "acquired_by_non_admitted", "vae_validated", "acquisition_rate",
 ]  # fmt: skip
 RATES = {"pass_rate", "acquisition_rate"}
+
+
+def pipeline_env(raw: Path, warehouse: Path, extracts: Path) -> dict[str, str]:
+    """The settings every benchmarked pipeline run uses (test mode, a fixed pseudonym key)."""
+    return {
+        "EXAMS_MODE": "test",
+        "EXAMS_PSEUDONYM_KEY": "bench",
+        "EXAMS_RAW_DIR": str(raw),
+        "EXAMS_WAREHOUSE": str(warehouse),
+        "EXAMS_EXTRACTS_DIR": str(extracts),
+        "TQDM_DISABLE": "1",
+    }
 
 
 REFERENCE_SQL = Path(__file__).with_name("reference_data.sql")

@@ -24,6 +24,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
+sys.path.insert(0, str(HERE))
+
+from bench_common import pipeline_env  # noqa: E402
 
 
 class TimedConnection:
@@ -54,14 +57,7 @@ def profile(raw: Path, work: Path) -> tuple[float, dict[str, list[float]]]:
     """Ingest `raw` into a fresh warehouse under `work`; returns (wall time, statement groups)."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    os.environ.update(
-        EXAMS_MODE="test",
-        EXAMS_PSEUDONYM_KEY="bench",
-        EXAMS_RAW_DIR=str(raw),
-        EXAMS_WAREHOUSE=str(work / "results.duckdb"),
-        EXAMS_EXTRACTS_DIR=str(work / "extracts"),
-        TQDM_DISABLE="1",
-    )
+    os.environ.update(pipeline_env(raw, work / "results.duckdb", work / "extracts"))
     import exams.ingest.load as load
     from exams.pipeline import ingest
     from exams.settings import load as settings
