@@ -101,7 +101,7 @@ def generate(raw: Path, scale: int, sessions: list[int], seed: int) -> dict:
     t0 = time.perf_counter()
     cfg = GeneratorConfig(
         sessions=sessions, academies=academies, candidates_per_file=per_file, seed=seed,
-        correction=False, duplicate=False, misnamed=False,
+        extras=False,
         dialects=[Dialect("utf-8", ";", ",", "\n")],
     )  # fmt: skip
     paths = generate(raw, cfg)

@@ -1,89 +1,190 @@
-"""`exams` — the command line of the platform (transform environment).
+"""`exams` — the one command line of the platform (typer).
 
-exams ingest|transform|check|publish|extracts   one stage of the nightly run (the DAG's tasks)
-exams run [--force]                             every stage in order, without Airflow
-exams generate --out DIR [...]                  synthetic exports (seeded)
-exams check-export FILE...                      what a rectorat runs before delivering a file
+    exams ingest|transform|check|publish|extracts   one stage of the nightly run (the DAG's tasks)
+    exams run [--force]                             every stage in order, without Airflow
+    exams check-export FILE...                      what a rectorat runs before delivering a file
+    exams generate --out DIR [...]                  synthetic exports (seeded)
+    exams settings                                  every setting and the value in force
+    exams superset setup|build|serve|analyst|render Superset provisioning (Superset environment)
+
+Errors the platform expects (a bad setting, a run already in progress, a failed stage, a full or
+read-only disk) end with one line on stderr and a non-zero exit status; see `exams.errors`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import errno
+import logging
+import os
 import sys
 from pathlib import Path
+from typing import Annotated
 
-from exams import settings
+import typer
 
+from exams import errors, logs, settings
 
-def _generate(args: argparse.Namespace) -> int:
-    from exams.generator import GeneratorConfig, academies_for, generate
+app = typer.Typer(
+    name="exams",
+    help="Results analytics for French national exams (BTS NDRC).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+log = logging.getLogger("exams.cli")
 
-    if args.sample:
-        cfg = GeneratorConfig()
-    else:
-        sessions = [int(x) for x in args.sessions.split(",")]
-        academies = (
-            academies_for(max(sessions)) if args.academies == "all" else args.academies.split(",")
-        )
-        cfg = GeneratorConfig(
-            sessions=sessions,
-            academies=academies,
-            candidates_per_file=args.candidates,
-            seed=args.seed,
-            correction=not args.no_extras,
-            duplicate=not args.no_extras,
-            misnamed=not args.no_extras,
-            jury_mismatch_share=args.mismatch,
-        )
-    paths = generate(Path(args.out), cfg)
-    print(f"wrote {len(paths)} export(s) into {args.out}")
-    return 0
+STAGE_HELP = {
+    "ingest": "Read the raw folder into the private build database (manifest, quarantine).",
+    "transform": "dbt build into the candidate publication file (<warehouse>.new).",
+    "check": "great-expectations checkpoint on the candidate publication file.",
+    "publish": "Move the checked file onto the served path (atomic).",
+    "extracts": "Write (or verify) the ministry extracts of the publication.",
+}
 
 
-def _check_export(args: argparse.Namespace) -> int:
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logs.setup(verbose)
+
+
+def _stage_command(name: str) -> None:
+    def command() -> None:
+        from exams import pipeline
+
+        pipeline.run_stage(name, settings.load())
+
+    command.__name__ = name
+    app.command(name=name, help=STAGE_HELP[name])(command)
+
+
+for _name in STAGE_HELP:
+    _stage_command(_name)
+
+
+@app.command()
+def run(
+    force: Annotated[
+        bool, typer.Option("--force", help="rebuild and republish even if nothing changed")
+    ] = False,
+) -> None:
+    """Every stage in order, without Airflow (one run, under the run lock)."""
+    from exams import pipeline
+
+    pipeline.run_all(settings.load(**({"force_rebuild": True} if force else {})))
+
+
+@app.command("check-export")
+def check_export(
+    files: Annotated[list[Path], typer.Argument(help="export files to check")],
+) -> None:
+    """Check export files before delivery: each problem with its line, rule and what to do."""
     from exams.ingest.check_export import check_files
 
-    return check_files([Path(f) for f in args.files])
+    raise typer.Exit(check_files(files))
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="folder to write the exports into")],
+    sample: Annotated[bool, typer.Option(help="the committed sample's settings")] = False,
+    sessions: Annotated[str, typer.Option(help="comma list of sessions")] = "2021,2023,2025",
+    academies: Annotated[str, typer.Option(help="comma list of codes, or 'all'")] = "10,24,70",
+    candidates: Annotated[int, typer.Option(help="candidates per file (±20 %)")] = 190,
+    seed: Annotated[int, typer.Option(help="random seed")] = 20250704,
+    mismatch: Annotated[float, typer.Option(help="share of wrong jury decisions")] = 0.0,
+    no_extras: Annotated[
+        bool, typer.Option("--no-extras", help="no correction, duplicate or faulty file")
+    ] = False,
+) -> None:
+    """Write synthetic exports (seeded, every dialect of the format)."""
+    from exams import reference
+    from exams.generator import GeneratorConfig, sample_config
+    from exams.generator import generate as write
+
+    if sample:
+        cfg = sample_config()
+    else:
+        session_list = [int(x) for x in sessions.split(",")]
+        cfg = GeneratorConfig(
+            sessions=session_list,
+            academies=(
+                reference.academies_for(max(session_list))
+                if academies == "all"
+                else academies.split(",")
+            ),
+            candidates_per_file=candidates,
+            seed=seed,
+            extras=not no_extras,
+            jury_mismatch_share=mismatch,
+        )
+    paths = write(out, cfg)
+    log.info("wrote %d export(s) into %s", len(paths), out)
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Every setting (environment variable), the value in force and its meaning."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("variable", "value", "meaning")
+    for row in settings.describe(settings.load()):
+        table.add_row(*row)
+    Console().print(table)
+
+
+def _add_superset() -> None:
+    from exams.superset_app.cli import app as superset_app
+
+    app.add_typer(superset_app, name="superset", help="Superset provisioning (Superset env).")
+
+
+_add_superset()
+
+
+def _os_error_line(e: OSError) -> str:
+    where = f" ({e.filename})" if e.filename else ""
+    hints = {
+        errno.ENOSPC: "free some space and run again",
+        errno.EROFS: "the folder is read-only: point the setting at a writable folder",
+        errno.EACCES: "check the folder's permissions",
+        errno.EDQUOT: "the disk quota is exhausted",
+    }
+    hint = hints.get(e.errno or 0, "")
+    return f"{e.strerror or e}{where}" + (f": {hint}" if hint else "")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="exams", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    sub = parser.add_subparsers(dest="command", required=True)
-    for stage in ("ingest", "transform", "check", "publish", "extracts"):
-        sub.add_parser(stage, help=f"the {stage} stage of the nightly run")
-    run = sub.add_parser("run", help="every stage in order (no Airflow)")
-    run.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
-    gen = sub.add_parser("generate", help="write synthetic exports")
-    gen.add_argument("--out", required=True)
-    gen.add_argument("--sample", action="store_true", help="the committed sample's settings")
-    gen.add_argument("--sessions", default="2021,2023,2025")
-    gen.add_argument("--academies", default="10,24,70", help="comma list, or 'all'")
-    gen.add_argument("--candidates", type=int, default=190, help="candidates per file (±20 %%)")
-    gen.add_argument("--seed", type=int, default=20250704)
-    gen.add_argument("--mismatch", type=float, default=0.0, help="share of wrong jury decisions")
-    gen.add_argument("--no-extras", action="store_true", help="no correction, no duplicate")
-    chk = sub.add_parser("check-export", help="check export files before delivery")
-    chk.add_argument("files", nargs="+")
-    args = parser.parse_args(argv)
+    """Run the app; expected errors become one line on stderr and their exit status."""
+    try:
+        rc = app(args=argv, prog_name="exams", standalone_mode=False)
+    except errors.ExamsError as e:
+        print(f"exams: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except OSError as e:
+        print(f"exams: error: {_os_error_line(e)}", file=sys.stderr)
+        return 74  # EX_IOERR
+    except KeyboardInterrupt:
+        print("exams: interrupted", file=sys.stderr)
+        return 130
+    except typer.Exit as e:
+        return e.exit_code
+    except Exception as e:  # click's usage errors
+        import click
 
-    if args.command == "generate":
-        return _generate(args)
-    if args.command == "check-export":
-        return _check_export(args)
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            return e.exit_code
+        if isinstance(e, click.exceptions.Abort):
+            return 1
+        raise
+    return rc if isinstance(rc, int) else 0
 
-    from exams import pipeline
 
-    s = settings.load()
-    if args.command == "run":
-        pipeline.run_all(s, force=args.force)
-        return 0
-    result = pipeline.STAGES[args.command](s)
-    if args.command == "ingest":
-        print(json.dumps(result))
-    return 0
+def entry() -> None:
+    sys.exit(main())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    entry()

@@ -78,9 +78,9 @@ class GeneratorConfig:
     academies: list[str] = field(default_factory=lambda: ["10", "24", "70"])
     candidates_per_file: int = 190
     seed: int = 20250704
-    correction: bool = True  # add a later corrected export for the first (session, académie)
-    duplicate: bool = True  # deliver one export twice (identical bytes, later name)
-    misnamed: bool = True  # deliver one export under a name outside the pattern (REJECTED)
+    # a later corrected export for the first (session, académie), one export delivered twice
+    # (identical bytes, later name), one under a name outside the pattern (REJECTED)
+    extras: bool = True
     jury_mismatch_share: float = 0.0  # share of candidates whose reported decision is wrong
     dialects: list[Dialect] = field(default_factory=lambda: list(DIALECTS))
 
@@ -309,22 +309,27 @@ def generate(out: Path, cfg: GeneratorConfig) -> list[Path]:
             path = out / export_name(session, academy, at)
             write_export(table, path, dialect)
             written.append(path)
-            if cfg.correction and i == 0:
+            if cfg.extras and i == 0:
                 # a corrected export a week later: new grades for a few candidates, recomputed
                 fixed = _file_table(np.random.default_rng(file_seed), session, academy, n,
                                     cfg.jury_mismatch_share, corrected=True)  # fmt: skip
                 path2 = out / export_name(session, academy, at + timedelta(days=7))
                 write_export(fixed, path2, dialect)
                 written.append(path2)
-            if cfg.misnamed and i == 2:
+            if cfg.extras and i == 2:
                 shutil.copyfile(path, out / f"NDRC_{session}_{academy}_corrige.csv")
                 written.append(out / f"NDRC_{session}_{academy}_corrige.csv")
-            if cfg.duplicate and i == 1:
+            if cfg.extras and i == 1:
                 path3 = out / export_name(session, academy, at + timedelta(hours=1))
                 shutil.copyfile(path, path3)
                 written.append(path3)
             i += 1
     return written
+
+
+def sample_config() -> GeneratorConfig:
+    """The committed sample's settings (data/raw)."""
+    return GeneratorConfig()
 
 
 def academies_for(session: int) -> list[str]:

@@ -250,8 +250,17 @@ STAGES = {
 }
 
 
+def run_stage(name: str, s: Settings) -> None:
+    result = STAGES[name](s)
+    if name == "ingest":
+        import json
+
+        print(json.dumps(result))
+
+
 def run_all(s: Settings | None = None, force: bool = False) -> None:
     s = s or settings_mod.load()
+    force = force or s.force_rebuild
     result = ingest(s)
     if not result["changed"] and not force:
         log("no new or changed export: the publication is up to date")

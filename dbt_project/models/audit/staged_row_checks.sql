@@ -73,7 +73,7 @@ repeated as (
     select
         file_name,
         line_number,
-        count(*) over (partition by session, candidate_id, code_epreuve) > 1 as is_repeated
+        count(*) over (partition by session, candidate_id, epreuve_code) > 1 as is_repeated
 
     from rows_to_count
 
@@ -86,24 +86,24 @@ flagged as (
         result_rows.line_number,
         result_rows.grade_hundredths is not null
         and result_rows.grade_hundredths not between 0 and 2000 as grade_out_of_range,
-        result_rows.statut not in ('NOTE', 'ABJ', 'AB', 'DI', 'BEN', 'VA') as unknown_statut,
-        epreuves.code_epreuve is null as unknown_epreuve,
+        result_rows.grade_status not in ('NOTE', 'ABJ', 'AB', 'DI', 'BEN', 'VA') as unknown_statut,
+        epreuves.epreuve_code is null as unknown_epreuve,
         categories.candidate_category is null as unknown_category,
         academies.academy_code is null as invalid_academy,
-        result_rows.forme = 'CCF'
+        result_rows.epreuve_form = 'CCF'
         and not coalesce(epreuves.ccf_possible and categories.ccf_eligible, false)
             as ccf_not_allowed,
-        result_rows.statut = 'BEN'
+        result_rows.grade_status = 'BEN'
         and (
             result_rows.session
             - result_rows.origin_session not between 1 and {{ exam_rule('ben_max_age') }}
             or result_rows.grade_hundredths < {{ exam_rule('ben_min_grade') }} * 100
         ) as ben_inconsistent,
-        result_rows.statut = 'VA' and not coalesce(categories.is_vae, false) as va_outside_vae,
+        result_rows.grade_status = 'VA' and not coalesce(categories.is_vae, false) as va_outside_vae,
         coalesce(repeated.is_repeated, false) as duplicate_epreuve
 
     from result_rows
-    left join epreuves on result_rows.code_epreuve = epreuves.code_epreuve
+    left join epreuves on result_rows.epreuve_code = epreuves.epreuve_code
     left join categories on result_rows.candidate_category = categories.candidate_category
     left join academies
         on

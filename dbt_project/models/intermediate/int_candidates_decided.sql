@@ -50,7 +50,7 @@ sums as (
         ) as weighted_points,
         coalesce(
             sum(greatest(grade_hundredths - {{ exam_rule('pass_mark') }} * 100, 0))
-            filter (where not is_mandatory and statut = 'NOTE'),
+            filter (where not is_mandatory and grade_status = 'NOTE'),
             0
         ) as optional_bonus,
         coalesce(
@@ -63,15 +63,15 @@ sums as (
             filter (where is_mandatory and counts_in_average and block_code is not null),
             0
         ) as professional_points,
-        bool_or(statut = 'NOTE') as has_note,
-        bool_or(is_mandatory and statut = 'AB') as has_unjustified_absence,
+        bool_or(grade_status = 'NOTE') as has_note,
+        bool_or(is_mandatory and grade_status = 'AB') as has_unjustified_absence,
         -- the units with a row, and those where a row is not assessed, not validated by VAE,
         -- optional, or an optional épreuve sat
         bit_or(unit_bit) as units_with_rows,
         bit_or(case when not is_assessed_status then unit_bit else 0 end) as units_not_assessed,
-        bit_or(case when statut <> 'VA' then unit_bit else 0 end) as units_not_vae_validated,
+        bit_or(case when grade_status <> 'VA' then unit_bit else 0 end) as units_not_vae_validated,
         bit_or(case when not is_mandatory then unit_bit else 0 end) as units_optional,
-        bit_or(case when not is_mandatory and statut = 'NOTE' then unit_bit else 0 end)
+        bit_or(case when not is_mandatory and grade_status = 'NOTE' then unit_bit else 0 end)
             as units_optional_sat,
         -- per unit: its weights (coefficients, or 1 each for an uncoefficiented optional
         -- épreuve) and weighted points; NULL when the candidate has no row of it

@@ -46,7 +46,7 @@ rows_with_reference as (
 
     from result_rows
     left join categories on result_rows.candidate_category = categories.candidate_category
-    left join epreuves on result_rows.code_epreuve = epreuves.code_epreuve
+    left join epreuves on result_rows.epreuve_code = epreuves.epreuve_code
 
 ),
 
@@ -76,7 +76,7 @@ per_candidate as (
         -- that need the repeated rows look at these candidates' rows only
         count(*) filter (where not is_quarantined)
         > bit_count(
-            bit_or(cast(1 as ubigint) << (hash(code_epreuve) % 64)) filter (where not is_quarantined)
+            bit_or(cast(1 as ubigint) << (hash(epreuve_code) % 64)) filter (where not is_quarantined)
         ) as may_repeat_an_epreuve
 
     from rows_with_reference

@@ -28,15 +28,15 @@ graded as (
         result_rows.session,
         result_rows.academy_code,
         result_rows.candidate_id,
-        result_rows.code_epreuve,
-        result_rows.statut,
+        result_rows.epreuve_code,
+        result_rows.grade_status,
         result_rows.grade_hundredths,
         epreuves.unit_code,
         epreuves.block_code,
         epreuves.coefficient,
         epreuves.is_mandatory,
         statuses.counts_in_average,
-        statuses.statut in ('NOTE', 'ABJ') as is_assessed_status,
+        statuses.grade_status in ('NOTE', 'ABJ') as is_assessed_status,
         case
             when statuses.grade_as_zero then 0
             else result_rows.grade_hundredths
@@ -44,8 +44,8 @@ graded as (
 
     from result_rows
     inner join epreuves
-        on result_rows.code_epreuve = epreuves.code_epreuve
-    inner join statuses on result_rows.statut = statuses.statut
+        on result_rows.epreuve_code = epreuves.epreuve_code
+    inner join statuses on result_rows.grade_status = statuses.grade_status
 
 )
 

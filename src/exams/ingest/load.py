@@ -35,6 +35,7 @@ from pathlib import Path
 
 import duckdb
 
+from exams import reference
 from exams.ingest.files import (
     COLUMNS,
     OPTIONAL_COLUMNS,
@@ -49,7 +50,6 @@ from exams.ingest.files import (
 from exams.ingest.read import read_batch
 from exams.ingest.rules import validation_sql
 from exams.progress import Progress, log
-from exams.settings import SEEDS_DIR
 
 STORAGE_VERSION = 3  # bump when the layout below changes: the build state is re-ingested
 # the columns read from a file (names and birth dates: never kept)
@@ -100,10 +100,6 @@ STATE_TABLES = [
     "ingest.files", "ingest.rejected_rows", "raw.export_rows", "raw.candidate_keys", "ingest.meta"
 ]  # fmt: skip
 STATE_VIEWS = ["raw.current_rows", "raw.loaded_rows", "raw.quarantine"]  # dependants first
-
-SEEDS = [
-    "ref_epreuves", "ref_candidate_categories", "ref_statuses", "ref_academies", "ref_exam_rules",
-]  # fmt: skip
 
 
 @dataclass
@@ -158,21 +154,11 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def load_reference(con: duckdb.DuckDBPyConnection) -> None:
     """The dbt seeds, read as they are: one source of truth for ingest rules and models."""
-    text_columns = {"ref_academies": "academy_code", "ref_exam_rules": "value"}
-    for seed in SEEDS:
-        path = SEEDS_DIR / f"{seed}.csv"
-        types = f", types = {{'{text_columns[seed]}': 'VARCHAR'}}" if seed in text_columns else ""
-        con.execute(
-            f"CREATE OR REPLACE TABLE ref.{seed} AS SELECT * FROM read_csv(?, header = true{types})",
-            [str(path)],
-        )
+    reference.load_into(con, "ref")
 
 
 def reference_fingerprint() -> str:
-    digest = hashlib.sha256()
-    for seed in SEEDS:
-        digest.update((SEEDS_DIR / f"{seed}.csv").read_bytes())
-    return digest.hexdigest()
+    return reference.fingerprint()
 
 
 def key_fingerprint(key: bytes) -> str:

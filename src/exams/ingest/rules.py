@@ -77,8 +77,8 @@ def validation_sql(source: str) -> str:
     checks: list[tuple[str, str, str]] = [
         ("BAD_FIELD_COUNT", "NOT r.field_count_ok", "'wrong number of fields'"),
         ("MISSING_CANDIDATE_NUMBER", "r.numero_candidat = ''", "'numero_candidat is empty'"),
-        ("UNKNOWN_EPREUVE", "e.code_epreuve IS NULL", "'code_epreuve ''' || r.code_epreuve || ''''"),
-        ("UNKNOWN_STATUT", "s.statut IS NULL", "'statut ''' || r.statut || ''''"),
+        ("UNKNOWN_EPREUVE", "e.epreuve_code IS NULL", "'code_epreuve ''' || r.code_epreuve || ''''"),
+        ("UNKNOWN_STATUT", "s.grade_status IS NULL", "'statut ''' || r.statut || ''''"),
         ("UNKNOWN_CATEGORY", "c.candidate_category IS NULL",
          "'categorie_candidat ''' || r.categorie_candidat || ''''"),
         ("INVALID_FORME", "r.forme NOT IN ('', 'CCF', 'PONCTUEL')", "'forme ''' || r.forme || ''''"),
@@ -156,8 +156,8 @@ def validation_sql(source: str) -> str:
         FROM ranked AS r
         CROSS JOIN rules
         LEFT JOIN duplicated AS d USING (file_name, numero_candidat, code_epreuve)
-        LEFT JOIN ref.ref_epreuves AS e ON e.code_epreuve = r.code_epreuve
-        LEFT JOIN ref.ref_statuses AS s ON s.statut = r.statut
+        LEFT JOIN ref.ref_epreuves AS e ON e.epreuve_code = r.code_epreuve
+        LEFT JOIN ref.ref_statuses AS s ON s.grade_status = r.statut
         LEFT JOIN ref.ref_candidate_categories AS c ON c.candidate_category = r.categorie_candidat
     )
     SELECT

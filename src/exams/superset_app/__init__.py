@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from exams.settings import REPO_ROOT, _path
+from exams.settings import REPO_ROOT, resolve_path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CONFIG_FILE = PACKAGE_DIR / "superset_config.py"
@@ -22,7 +22,7 @@ DEFAULT_PORT = 8088
 
 def superset_home() -> Path:
     """Superset's private folder (SQLite metadata, secret key, generated admin password)."""
-    return _path(os.environ.get("SUPERSET_HOME") or "data/superset")
+    return resolve_path(os.environ.get("SUPERSET_HOME") or "data/superset")
 
 
 def metadata_uri() -> str:

@@ -313,6 +313,10 @@ def serve() -> None:
     os.execve(argv[0], argv, superset_env())
 
 
+def render_to(out: Path) -> Path:
+    return bundle_mod.render(BUNDLE_DIR, warehouse(), out)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m exams.superset_app",
