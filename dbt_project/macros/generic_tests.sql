@@ -60,3 +60,30 @@ group by {{ combination | join(', ') }}
 having count(*) > 1
 {%- endif %}
 {% endtest %}
+
+{#- sum_of: every row of `model` equals the sum of `source` over `group_by` (the counts in
+    `columns`), and no group of `source` is missing from `model` (a count mart is a sum of a
+    finer one). -#}
+{% test sum_of(model, source, group_by, columns) %}
+with
+
+expected as (
+    select {{ group_by | join(', ') }},
+        {% for c in columns %}sum({{ c }}) as {{ c }}{% if not loop.last %}, {% endif %}{% endfor %}
+    from {{ source }}
+    group by {{ group_by | join(', ') }}
+),
+
+actual as (
+    select {{ group_by | join(', ') }}, {{ columns | join(', ') }}
+    from {{ model }}
+)
+
+select
+    {% for g in group_by %}coalesce(expected.{{ g }}, actual.{{ g }}) as {{ g }}, {% endfor %}
+    {% for c in columns %}expected.{{ c }} as expected_{{ c }}, actual.{{ c }} as actual_{{ c }}{% if not loop.last %}, {% endif %}{% endfor %}
+from expected
+full outer join actual
+    on {% for g in group_by %}expected.{{ g }} is not distinct from actual.{{ g }}{% if not loop.last %} and {% endif %}{% endfor %}
+where {% for c in columns %}expected.{{ c }} is distinct from actual.{{ c }}{% if not loop.last %} or {% endif %}{% endfor %}
+{% endtest %}

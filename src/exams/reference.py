@@ -182,14 +182,14 @@ def _column_types() -> dict[str, dict[str, str]]:
     }
 
 
-def load_into(con: duckdb.DuckDBPyConnection, schema: str = "ref") -> None:
-    """Every seed as a table `<schema>.<seed>`, typed as dbt types it."""
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+def load_into(con: duckdb.DuckDBPyConnection) -> None:
+    """Every seed as a temporary table of the connection, named as the seed (`ref_epreuves`…),
+    typed as dbt types it. Temporary: the seeds are loaded into the databases by dbt alone."""
     for seed in SEEDS:
         types = _column_types().get(seed, {})
         spec = ", ".join(f"'{c}': '{t}'" for c, t in types.items())
         con.execute(
-            f"CREATE OR REPLACE TABLE {schema}.{seed} AS SELECT * FROM read_csv(?, header = true"
+            f"CREATE OR REPLACE TEMP TABLE {seed} AS SELECT * FROM read_csv(?, header = true"
             f"{', types = {' + spec + '}' if spec else ''})",
             [str(SEEDS_DIR / f"{seed}.csv")],
         )

@@ -28,8 +28,20 @@ academies as (
 
 ),
 
+statuses as (
+
+    select * from {{ ref('ref_statuses') }}
+
+),
+
+forms as (
+
+    select * from {{ ref('ref_exam_forms') }}
+
+),
+
 -- an épreuve on two rows of one candidate is counted on the rows of the candidates that
--- int_candidates_identified flags (every candidate with a repeated épreuve is flagged) and on
+-- int_candidates_completeness_checked flags (every candidate with a repeated épreuve is flagged) and on
 -- the rows without a candidate key, not by a window over every row; each CTE is read once, so
 -- that DuckDB streams the rows rather than materialising them
 keyed_rows as (
@@ -48,7 +60,7 @@ rows_without_key as (
 
 flagged_candidates as (
 
-    select * from {{ ref('int_candidates_identified') }}
+    select * from {{ ref('int_candidates_completeness_checked') }}
     where may_repeat_an_epreuve
 
 ),
@@ -86,25 +98,28 @@ flagged as (
         result_rows.line_number,
         result_rows.grade_hundredths is not null
         and result_rows.grade_hundredths not between 0 and 2000 as grade_out_of_range,
-        result_rows.grade_status not in ('NOTE', 'ABJ', 'AB', 'DI', 'BEN', 'VA') as unknown_statut,
+        statuses.grade_status is null as unknown_statut,
         epreuves.epreuve_code is null as unknown_epreuve,
         categories.candidate_category is null as unknown_category,
         academies.academy_code is null as invalid_academy,
-        result_rows.epreuve_form = 'CCF'
+        coalesce(forms.is_ccf, false)
         and not coalesce(epreuves.ccf_possible and categories.ccf_eligible, false)
             as ccf_not_allowed,
-        result_rows.grade_status = 'BEN'
+        coalesce(statuses.is_kept_grade, false)
         and (
             result_rows.session
             - result_rows.origin_session not between 1 and {{ exam_rule('ben_max_age') }}
             or result_rows.grade_hundredths < {{ exam_rule('ben_min_grade') }} * 100
         ) as ben_inconsistent,
-        result_rows.grade_status = 'VA' and not coalesce(categories.is_vae, false) as va_outside_vae,
+        coalesce(statuses.vae_only, false)
+        and not coalesce(categories.is_vae, false) as va_outside_vae,
         coalesce(repeated.is_repeated, false) as duplicate_epreuve
 
     from result_rows
     left join epreuves on result_rows.epreuve_code = epreuves.epreuve_code
     left join categories on result_rows.candidate_category = categories.candidate_category
+    left join statuses on result_rows.grade_status = statuses.grade_status
+    left join forms on result_rows.epreuve_form = forms.epreuve_form
     left join academies
         on
             result_rows.academy_code = academies.academy_code

@@ -1,38 +1,76 @@
 -- depends_on: {{ ref('ref_epreuves') }}
 -- The jury's rule recomputed for every complete candidate (domain.md, decision rules), in exact
--- integer arithmetic: sums of coefficient × hundredths compared with pass mark × 100 × Σcoef.
--- The same single aggregation per candidate also sums each unit's rows (one set of columns per
--- unit of ref_epreuves, see the unit_codes macro), which int_unit_results_unpivoted turns into
--- unit rows: the ~20 M rows are read once for the decision and the units, not once for each.
--- The units' flags are aggregated as five bit masks (bit i for the i-th unit of unit_codes; at
--- most 64 units), not as four filtered aggregates per unit: 5.7 s against 8.4 s at 20 M rows.
+-- integer arithmetic: sums of coefficient × grade hundredths compared with
+-- pass mark × 100 × Σ coefficients. What each status counts as comes from ref_statuses.
+-- The same aggregation per candidate also sums each unit's rows (a set of columns per unit of
+-- ref_epreuves, see the unit_codes macro), which int_unit_results_unpivoted turns into unit
+-- rows; the units' flags are aggregated as bit masks, bit i for the i-th unit (decisions.md:
+-- why one aggregation and bit masks).
 {%- set unit_list = unit_codes() %}
 with
 
 candidates as (
 
-    select * from {{ ref('int_candidates_identified') }}
+    select * from {{ ref('int_candidates_completeness_checked') }}
     where is_complete
 
 ),
 
-graded as (
+result_rows as (
 
-    select
-        *,
-        cast(1 as ubigint) << case unit_code
-            {%- for unit in unit_list %}
-                when '{{ unit }}' then {{ loop.index0 }}
-            {%- endfor %}
-        end as unit_bit
+    select * from {{ ref('stg_exports__result_rows') }}
+    where not is_quarantined
 
-    from {{ ref('int_result_rows_graded') }}
+),
+
+epreuves as (
+
+    select * from {{ ref('ref_epreuves') }}
+
+),
+
+statuses as (
+
+    select * from {{ ref('ref_statuses') }}
 
 ),
 
 categories as (
 
     select * from {{ ref('ref_candidate_categories') }}
+
+),
+
+-- each valid row with its coefficient, unit and block, what its status counts as, and the
+-- points it brings (integer hundredths; a status graded as zero brings 0)
+graded as (
+
+    select
+        result_rows.session,
+        result_rows.candidate_id,
+        result_rows.grade_hundredths,
+        epreuves.unit_code,
+        epreuves.block_code,
+        epreuves.coefficient,
+        epreuves.is_mandatory,
+        statuses.counts_in_average,
+        statuses.is_sat,
+        statuses.is_assessed,
+        statuses.is_vae_validated,
+        statuses.is_unjustified_absence,
+        case
+            when statuses.grade_as_zero then 0
+            else result_rows.grade_hundredths
+        end as points_hundredths,
+        cast(1 as ubigint) << case epreuves.unit_code
+            {%- for unit in unit_list %}
+                when '{{ unit }}' then {{ loop.index0 }}
+            {%- endfor %}
+        end as unit_bit
+
+    from result_rows
+    inner join epreuves on result_rows.epreuve_code = epreuves.epreuve_code
+    inner join statuses on result_rows.grade_status = statuses.grade_status
 
 ),
 
@@ -48,9 +86,10 @@ sums as (
             filter (where is_mandatory and counts_in_average),
             0
         ) as weighted_points,
+        -- only the points above the pass mark of an optional épreuve sat count
         coalesce(
             sum(greatest(grade_hundredths - {{ exam_rule('pass_mark') }} * 100, 0))
-            filter (where not is_mandatory and grade_status = 'NOTE'),
+            filter (where not is_mandatory and is_sat),
             0
         ) as optional_bonus,
         coalesce(
@@ -63,15 +102,15 @@ sums as (
             filter (where is_mandatory and counts_in_average and block_code is not null),
             0
         ) as professional_points,
-        bool_or(grade_status = 'NOTE') as has_note,
-        bool_or(is_mandatory and grade_status = 'AB') as has_unjustified_absence,
+        bool_or(is_sat) as has_note,
+        bool_or(is_mandatory and is_unjustified_absence) as has_unjustified_absence,
         -- the units with a row, and those where a row is not assessed, not validated by VAE,
         -- optional, or an optional épreuve sat
         bit_or(unit_bit) as units_with_rows,
-        bit_or(case when not is_assessed_status then unit_bit else 0 end) as units_not_assessed,
-        bit_or(case when grade_status <> 'VA' then unit_bit else 0 end) as units_not_vae_validated,
+        bit_or(case when not is_assessed then unit_bit else 0 end) as units_not_assessed,
+        bit_or(case when not is_vae_validated then unit_bit else 0 end) as units_not_vae_validated,
         bit_or(case when not is_mandatory then unit_bit else 0 end) as units_optional,
-        bit_or(case when not is_mandatory and grade_status = 'NOTE' then unit_bit else 0 end)
+        bit_or(case when not is_mandatory and is_sat then unit_bit else 0 end)
             as units_optional_sat,
         -- per unit: its weights (coefficients, or 1 each for an uncoefficiented optional
         -- épreuve) and weighted points; NULL when the candidate has no row of it
@@ -98,6 +137,7 @@ decided as (
         sums.weight,
         sums.weighted_points + sums.optional_bonus as total_points,
         sums.has_note or categories.is_vae as is_present,
+        -- the cases in the order of domain.md: the first that applies wins
         case
             when not sums.has_note and not categories.is_vae then 'ABSENT'
             when sums.has_unjustified_absence then 'REFUSE'

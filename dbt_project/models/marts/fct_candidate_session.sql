@@ -4,7 +4,7 @@ with
 
 candidates as (
 
-    select * from {{ ref('int_candidates_joined') }}
+    select * from {{ ref('int_candidates_compared_to_jury') }}
 
 ),
 

@@ -1,9 +1,10 @@
--- One row per session × académie × candidate category with a registered candidate.
+-- One row per session × académie × candidate category with a registered candidate: the sum of
+-- outcome_counts over établissements and sexes, the pass rate and its Wilson interval.
 with
 
-candidates as (
+outcomes as (
 
-    select * from {{ ref('fct_candidate_session') }}
+    select * from {{ ref('outcome_counts') }}
 
 ),
 
@@ -13,22 +14,22 @@ academies as (
 
 ),
 
-counted as (
+summed as (
 
     select
         session,
         academy_code,
         candidate_category,
         access_route,
-        count(*) as registered,
-        count(*) filter (where not is_complete) as incomplete,
-        count(*) filter (where is_complete and is_present) as present,
-        count(*) filter (where decision = 'ADMIS') as admitted,
-        count(*) filter (where decision = 'CONTROLE') as controle,
-        count(*) filter (where decision = 'REFUSE') as refused,
-        count(*) filter (where decision = 'ABSENT') as absent
+        sum(registered) as registered,
+        sum(incomplete) as incomplete,
+        sum(present) as present,
+        sum(admitted) as admitted,
+        sum(controle) as controle,
+        sum(refused) as refused,
+        sum(absent) as absent
 
-    from candidates
+    from outcomes
     group by session, academy_code, candidate_category, access_route
 
 ),
@@ -36,23 +37,24 @@ counted as (
 final as (
 
     select
-        counted.session,
-        counted.academy_code,
+        summed.session,
+        summed.academy_code,
         academies.academy_name,
-        counted.candidate_category,
-        counted.access_route,
-        counted.registered,
-        counted.incomplete,
-        counted.present,
-        counted.admitted,
-        counted.controle,
-        counted.refused,
-        counted.absent,
-        case when counted.present > 0 then cast(counted.admitted / counted.present as double) end
-            as pass_rate
+        summed.candidate_category,
+        summed.access_route,
+        cast(summed.registered as bigint) as registered,
+        cast(summed.incomplete as bigint) as incomplete,
+        cast(summed.present as bigint) as present,
+        cast(summed.admitted as bigint) as admitted,
+        cast(summed.controle as bigint) as controle,
+        cast(summed.refused as bigint) as refused,
+        cast(summed.absent as bigint) as absent,
+        case when summed.present > 0 then summed.admitted / summed.present end as pass_rate,
+        {{ wilson_bound('summed.admitted', 'summed.present', 'low') }} as pass_rate_low,
+        {{ wilson_bound('summed.admitted', 'summed.present', 'high') }} as pass_rate_high
 
-    from counted
-    left join academies on counted.academy_code = academies.academy_code
+    from summed
+    left join academies on summed.academy_code = academies.academy_code
 
 )
 

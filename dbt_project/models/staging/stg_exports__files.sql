@@ -1,4 +1,5 @@
--- One row per file of the raw folder and its status (LOADED, SUPERSEDED, DUPLICATE, REJECTED).
+-- One row per file of the raw folder and its status (LOADED, SUPERSEDED, DUPLICATE, REJECTED),
+-- its name percent-encoded for publication, the reason as a code and its detail.
 with
 
 source as (
@@ -10,7 +11,7 @@ source as (
 renamed as (
 
     select
-        file_name,
+        {{ published_name('file_name') }} as file_name,
         sha256,
         session,
         academy_code,
@@ -19,7 +20,9 @@ renamed as (
         rows_total,
         rows_loaded,
         rows_quarantined,
-        reason
+        reason_code,
+        reason_detail,
+        {{ published_name('related_file_name') }} as related_file_name
 
     from source
 

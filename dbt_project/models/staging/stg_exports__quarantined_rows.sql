@@ -1,4 +1,6 @@
--- One row per rejected data row; the raw candidate number stays behind.
+-- One row per rejected data row: the file (name percent-encoded for publication), the physical
+-- line, the reason code and its detail (column and rule, never a value); the candidate number
+-- stays behind.
 with
 
 source as (
@@ -10,7 +12,7 @@ source as (
 renamed as (
 
     select
-        file_name,
+        {{ published_name('file_name') }} as file_name,
         line_number,
         reason_code,
         detail

@@ -60,7 +60,7 @@ def check_file(path: Path) -> bool:
 
 def _incomplete_candidates(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     return con.execute(
-        """WITH m AS (SELECT epreuve_code AS code_epreuve FROM ref.ref_epreuves WHERE is_mandatory),
+        """WITH m AS (SELECT epreuve_code AS code_epreuve FROM ref_epreuves WHERE is_mandatory),
         c AS (SELECT DISTINCT candidate_id FROM raw.export_rows WHERE candidate_id IS NOT NULL)
         SELECT k.numero_candidat, string_agg(m.code_epreuve, ', ' ORDER BY m.code_epreuve)
         FROM c CROSS JOIN m

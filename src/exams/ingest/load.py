@@ -75,7 +75,7 @@ STORED: list[tuple[str, str, str]] = [
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS ingest;
 CREATE SCHEMA IF NOT EXISTS raw;
-CREATE SCHEMA IF NOT EXISTS ref;
+DROP SCHEMA IF EXISTS ref CASCADE;
 CREATE TABLE IF NOT EXISTS ingest.files (
     file_name VARCHAR, sha256 VARCHAR, size BIGINT, mtime_ns BIGINT,
     session INTEGER, academy_code VARCHAR, exported_at TIMESTAMP,
@@ -154,7 +154,7 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 def load_reference(con: duckdb.DuckDBPyConnection) -> None:
     """The dbt seeds, read as they are: one source of truth for ingest rules and models."""
-    reference.load_into(con, "ref")
+    reference.load_into(con)
 
 
 def reference_fingerprint() -> str:
@@ -239,11 +239,11 @@ class AcademyRules:
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.lo, self.hi = con.execute(
             "SELECT max(CASE WHEN rule = 'first_session' THEN value END)::INTEGER, "
-            "max(CASE WHEN rule = 'last_session' THEN value END)::INTEGER FROM ref.ref_exam_rules"
+            "max(CASE WHEN rule = 'last_session' THEN value END)::INTEGER FROM ref_exam_rules"
         ).fetchone()
         self.academies = con.execute(
             "SELECT academy_code, coalesce(first_session, 0), coalesce(last_session, 9999) "
-            "FROM ref.ref_academies"
+            "FROM ref_academies"
         ).fetchall()
 
     def check(self, fn: FileName) -> None:
@@ -575,11 +575,12 @@ SELECT
     CASE WHEN pre_status = 'REJECTED' THEN 0 ELSE rows_total - rows_quarantined END
         AS rows_loaded,
     rows_quarantined,
+    CASE WHEN pre_status = 'REJECTED' THEN reject_code END AS reason_code,
+    CASE WHEN pre_status = 'REJECTED' THEN reject_detail END AS reason_detail,
     CASE
-        WHEN pre_status = 'REJECTED' THEN reject_code || ': ' || reject_detail
-        WHEN pre_status = 'DUPLICATE' THEN 'same bytes as ' || first_same_bytes
-        WHEN latest_file <> file_name THEN 'superseded by ' || latest_file
-    END AS reason
+        WHEN pre_status = 'DUPLICATE' THEN first_same_bytes
+        WHEN pre_status IS NULL AND latest_file <> file_name THEN latest_file
+    END AS related_file_name
 FROM latest
 ORDER BY session, academy_code, exported_at, file_name;
 

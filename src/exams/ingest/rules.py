@@ -124,7 +124,7 @@ def validation_sql(source: str) -> str:
         SELECT
             max(CASE WHEN rule = 'ben_max_age' THEN value END)::INTEGER AS ben_max_age,
             max(CASE WHEN rule = 'ben_min_grade' THEN value END)::DECIMAL(18, 6) AS ben_min_grade
-        FROM ref.ref_exam_rules
+        FROM ref_exam_rules
     ),
     -- duplicates are rare: rows are grouped on one 64-bit hash of (file, candidate, épreuve),
     -- then only the rows of repeated hashes are compared on the values (a collision is not a
@@ -156,9 +156,9 @@ def validation_sql(source: str) -> str:
         FROM ranked AS r
         CROSS JOIN rules
         LEFT JOIN duplicated AS d USING (file_name, numero_candidat, code_epreuve)
-        LEFT JOIN ref.ref_epreuves AS e ON e.epreuve_code = r.code_epreuve
-        LEFT JOIN ref.ref_statuses AS s ON s.grade_status = r.statut
-        LEFT JOIN ref.ref_candidate_categories AS c ON c.candidate_category = r.categorie_candidat
+        LEFT JOIN ref_epreuves AS e ON e.epreuve_code = r.code_epreuve
+        LEFT JOIN ref_statuses AS s ON s.grade_status = r.statut
+        LEFT JOIN ref_candidate_categories AS c ON c.candidate_category = r.categorie_candidat
     )
     SELECT
         r.* EXCLUDE (first_line),

@@ -1,14 +1,13 @@
--- One row per session × registered candidate, under the integer candidate_id: the completeness
--- from int_candidates_identified, the recomputed decision and average beside the jury's, the
--- access route. fct_candidate_session publishes it under the keyed hash; establishment_results
--- counts it per établissement. A view: each reader joins it on integers as it goes, and the
--- 64-character keyed hash is attached only where it is published.
+-- One row per session × registered candidate, under the integer candidate_id: its completeness,
+-- the recomputed decision and average compared with the jury's, the access route, sex and
+-- établissement. fct_candidate_session publishes it under the keyed hash; outcome_counts
+-- counts it. A view: its readers join it on integers, and the keyed hash is attached only
+-- where it is published.
 with
 
 candidates as (
 
-    select * from {{ ref('int_candidates_identified') }}
-    where candidate_category is not null
+    select * from {{ ref('int_candidates_completeness_checked') }}
 
 ),
 

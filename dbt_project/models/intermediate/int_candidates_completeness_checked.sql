@@ -1,9 +1,11 @@
--- One row per session × candidate of a LOADED export (registered), with completeness:
--- a candidate is incomplete when any of its rows is in quarantine, a mandatory épreuve row is
--- missing or duplicated, or its rows name two categories.
--- One hash aggregation over every row (~20 M at national scale): its per-candidate states are
--- kept small (a category is aggregated as its rank in the seed, the sex as a boolean), since
--- wide string states make DuckDB spill to disk under the profile's memory limit.
+-- One row per session × candidate of a LOADED export with at least one valid row, and its
+-- completeness: incomplete when any of its rows is in quarantine, a mandatory épreuve row is
+-- missing or repeated, or its valid rows name two categories.
+-- Provenance: every field of the candidate (category, sex, établissement, the jury's decision
+-- and average) is taken from its valid rows only; a quarantined row only counts, through its
+-- candidate number, towards the candidate's incompleteness. A candidate none of whose rows is
+-- valid cannot be placed (no category) and is left out of the marts; its rows are in
+-- audit.quarantine.
 with
 
 result_rows as (
@@ -17,7 +19,7 @@ categories as (
 
     select
         candidate_category,
-        -- ranks in the order of the names: min/max of ranks are those of the names
+        -- a category is aggregated as its rank: small aggregation states (decisions.md)
         row_number() over (order by candidate_category) as category_rank
 
     from {{ ref('ref_candidate_categories') }}
@@ -55,25 +57,30 @@ per_candidate as (
     select
         session,
         candidate_id,
-        min(academy_code) as academy_code,
-        arg_min(category_rank, line_number) filter (where category_rank is not null)
-            as category_rank,
-        arg_min(sex = 'F', line_number) filter (where sex in ('F', 'M')) as is_female,
-        arg_min(uai_etablissement, line_number) as uai_etablissement,
-        arg_min(reported_decision, line_number) as reported_decision,
-        arg_min(reported_average_hundredths, line_number) as reported_average_hundredths,
+        min(academy_code) filter (where not is_quarantined) as academy_code,
+        arg_min(category_rank, line_number) filter (where not is_quarantined) as category_rank,
+        arg_min(sex = 'F', line_number) filter (where not is_quarantined) as is_female,
+        arg_min(uai_etablissement, line_number) filter (where not is_quarantined)
+            as uai_etablissement,
+        arg_min(reported_decision, line_number) filter (where not is_quarantined)
+            as reported_decision,
+        arg_min(reported_average_hundredths, line_number) filter (where not is_quarantined)
+            as reported_average_hundredths,
+        count(*) filter (where not is_quarantined) as n_valid_rows,
         count(*) filter (where is_quarantined) as n_quarantined_rows,
         -- ingest quarantines every repeated candidate × épreuve line, so the valid mandatory
-        -- rows are distinct épreuves: a count is enough (no count distinct at national scale)
+        -- rows are distinct épreuves: a count is enough
         count(*) filter (where is_mandatory and not is_quarantined) as n_mandatory_rows,
         case
-            when min(category_rank) is null then 0
-            when min(category_rank) = max(category_rank) then 1
+            when min(category_rank) filter (where not is_quarantined) is null then 0
+            when
+                min(category_rank) filter (where not is_quarantined)
+                = max(category_rank) filter (where not is_quarantined)
+                then 1
             else 2
         end as n_categories,
-        -- true for every candidate with an épreuve on two valid rows (one bit per épreuve
-        -- code, by hash: a shared bit can only add candidates, never miss one); the checks
-        -- that need the repeated rows look at these candidates' rows only
+        -- true for every candidate with an épreuve on two valid rows (decisions.md: one bit
+        -- per épreuve code, by hash; a shared bit can only add candidates, never miss one)
         count(*) filter (where not is_quarantined)
         > bit_count(
             bit_or(cast(1 as ubigint) << (hash(epreuve_code) % 64)) filter (where not is_quarantined)
@@ -84,7 +91,7 @@ per_candidate as (
 
 ),
 
-identified as (
+checked as (
 
     select
         per_candidate.session,
@@ -106,9 +113,10 @@ identified as (
         per_candidate.n_categories > 1 as has_conflicting_categories
 
     from per_candidate
-    left join categories on per_candidate.category_rank = categories.category_rank
+    inner join categories on per_candidate.category_rank = categories.category_rank
     cross join mandatory
+    where per_candidate.n_valid_rows > 0
 
 )
 
-select * from identified
+select * from checked
