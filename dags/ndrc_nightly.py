@@ -1,22 +1,25 @@
 """Nightly BTS NDRC results pipeline: ingest → transform → check → publish → extracts.
 
 Each stage is the transform environment's `exams <stage>` command (see exams.orchestration);
-this file only wires schedule, tasks and assets. The stages run one after the other: each one
-writes a DuckDB file, and DuckDB takes one writer at a time. A night with no new or changed
-export stops after ingest. Trigger with {"session": "2025"} to rebuild one session on demand.
+this file only wires schedule, tasks and assets. The stages run one after the other, as one run
+(EXAMS_RUN_ID = the DAG run's id) under the platform's run lock, which the last task releases
+whatever happened. A night with no new or changed export skips transform, check and publish
+(exit status 99: nothing to do); extracts always runs and verifies the extracts against the
+publication. Trigger with {"force_rebuild": true} to rebuild and republish anyway.
 """
 
 from __future__ import annotations
 
 import pendulum
 from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import Asset, Param, chain, dag, task
+from airflow.sdk import Asset, Param, chain, dag
 
 from exams import orchestration as orch
 
 RESULTS = Asset(name="ndrc_results", uri="duckdb://warehouse/results")
 EXTRACTS = Asset(name="ndrc_extracts", uri="file://extracts/ndrc")
 OUTLETS = {"publish": [RESULTS], "extracts": [EXTRACTS]}
+ALWAYS = {"extracts": "none_failed"}  # runs when the rebuild stages were skipped
 
 
 @dag(
@@ -28,38 +31,45 @@ OUTLETS = {"publish": [RESULTS], "extracts": [EXTRACTS]}
     max_active_tasks=1,
     default_args=orch.retry_policy(),
     params={
-        "session": Param(
-            None,
-            type=["null", "string"],
-            pattern=r"^[0-9]{4}$",
-            description="Optional session (e.g. 2025) to rebuild even if no export changed.",
+        "force_rebuild": Param(
+            False, type="boolean",
+            description="Rebuild and republish even if no export, code or key changed.",
         )
     },
     tags=["ndrc", "warehouse"],
     doc_md=__doc__,
-)
+)  # fmt: skip
 def ndrc_nightly() -> None:
-    env = {**orch.stage_env(), "EXAMS_SESSION": "{{ params.session or '' }}"}
-    stages = {
-        s.name: BashOperator(
+    env = {
+        **orch.stage_env(),
+        "EXAMS_RUN_ID": "{{ run_id }}",
+        "EXAMS_FORCE_REBUILD": "{{ 'true' if params.force_rebuild else 'false' }}",
+    }
+    stages = [
+        BashOperator(
             task_id=s.name,
             bash_command=orch.stage_command(s.name),
             env=env,
             append_env=True,
-            cwd=str(orch.REPO_ROOT),
-            skip_on_exit_code=None,
+            cwd=str(orch.settings.REPO_ROOT),
+            skip_on_exit_code=orch.NOTHING_TO_DO,
             execution_timeout=s.timeout,
+            trigger_rule=ALWAYS.get(s.name, "all_success"),
             outlets=OUTLETS.get(s.name, []),
+            doc_md=s.help,
         )
         for s in orch.STAGES
-    }
-
-    @task.short_circuit(execution_timeout=pendulum.duration(minutes=1))
-    def data_changed(ingest_report: str | None, params: dict | None = None) -> bool:
-        return orch.should_rebuild(ingest_report, (params or {}).get("session"))
-
-    gate = data_changed(stages["ingest"].output)  # ingest's last stdout line: its JSON report
-    chain(stages["ingest"], gate, *(stages[name] for name in orch.STAGE_NAMES[1:]))
+    ]
+    release = BashOperator(
+        task_id="release_lock",
+        bash_command=orch.command("release-lock", "--run-id", "{{ run_id }}"),
+        env=env,
+        append_env=True,
+        cwd=str(orch.settings.REPO_ROOT),
+        execution_timeout=pendulum.duration(minutes=1),
+        retries=0,
+    ).as_teardown(setups=stages[0])
+    chain(*stages, release)
 
 
 ndrc_nightly()

@@ -1,6 +1,6 @@
 """Run the `ndrc_nightly` Airflow DAG once, now, in this process (`dag.test()`), and report.
 
-    .venv/airflow/bin/python scripts/run_dag_once.py [--session 2025] [--verbose]
+    .venv/airflow/bin/python scripts/run_dag_once.py [--force] [--verbose]
 
 Airflow runs from a local home (AIRFLOW_HOME, default `<warehouse folder>/../airflow`, i.e.
 `data/airflow`) with SQLite metadata, migrated when needed. Every task runs the transform
@@ -9,8 +9,8 @@ environment's `exams <stage>` exactly as in production. Task retries default to 
 
 Airflow's own output goes to `<AIRFLOW_HOME>/logs/run_once/<time>.log` (or the terminal with
 --verbose); the terminal gets a short report: each task's state and duration, and the failed
-task's output. Exit status 0 if the run succeeded (also when it stopped after ingest because no
-export changed), 1 otherwise.
+task's output. Exit status 0 if the run succeeded (also when it skipped the rebuild because nothing
+changed), 1 otherwise.
 
 Why `dag.test()` rather than `airflow dags test`: both run the same code path and, in 3.3.2,
 both report failure (the CLI exits 1 with "DagRun failed"); `dag.test()` hands back the run
@@ -29,8 +29,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DAG_ID = "ndrc_nightly"
+from exams import orchestration, settings
+
+ROOT = settings.REPO_ROOT
+DAG_ID = orchestration.DAG_ID
 TAIL_LINES = 30
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _HOOK_NOISE = ("Running command:", "Tmp dir root location:", "] Output:")
@@ -38,8 +40,7 @@ _HOOK_NOISE = ("Running command:", "Tmp dir root location:", "] Output:")
 
 def configure_environment() -> Path:
     """Set Airflow's configuration before airflow is imported; return AIRFLOW_HOME."""
-    warehouse = Path(os.environ.get("EXAMS_WAREHOUSE") or "data/warehouse/results.duckdb")
-    warehouse = warehouse if warehouse.is_absolute() else ROOT / warehouse
+    warehouse = settings.load().warehouse
     home = Path(os.environ.get("AIRFLOW_HOME") or warehouse.parent.parent / "airflow").resolve()
     home.mkdir(parents=True, exist_ok=True)
     defaults = {
@@ -115,7 +116,8 @@ def task_output(log_text: str, task_id: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--session", help="rebuild this session even if no export changed")
+    parser.add_argument("--force", action="store_true",
+                        help="rebuild and republish even if nothing changed")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="store_true", help="Airflow log to terminal")
     args = parser.parse_args(argv)
 
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         dag = bag.dags.get(DAG_ID)
         run = None
         if dag is not None and not bag.import_errors:
-            conf = {"session": args.session} if args.session else None
+            conf = {"force_rebuild": True} if args.force else None
             run = dag.test(logical_date=datetime.now(UTC), run_conf=conf)
             order = {t.task_id: i for i, t in enumerate(dag.topological_sort())}
             tis = sorted(run.get_task_instances(), key=lambda ti: order.get(ti.task_id, 99))

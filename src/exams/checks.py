@@ -27,8 +27,22 @@ from typing import Any
 import duckdb
 import yaml
 
+from exams.errors import StageFailed
 from exams.progress import log
-from exams.settings import EXPECTATIONS_DIR, Settings
+from exams.settings import Settings
+
+DQ_RESULTS_DDL = """
+CREATE TABLE IF NOT EXISTS audit.dq_results (
+    run_id VARCHAR, run_at TIMESTAMP, suite VARCHAR, expectation VARCHAR, column_name VARCHAR,
+    success BOOLEAN, unexpected_count BIGINT, blocking BOOLEAN
+)"""
+
+
+def history_db(s: Settings) -> Path:
+    """Private history of data-quality results (a separate file: the check stage may run in
+    the same process as dbt, which holds the build database open)."""
+    return s.build_db.with_name(s.build_db.stem + ".dq.duckdb")
+
 
 DOCS_SITE = Path("gx", "uncommitted", "data_docs", "local_site")  # under <work_dir>/gx
 
@@ -46,7 +60,9 @@ class Outcome:
 
 def load_suites(folder: Path | None = None) -> list[dict]:
     """The suites of expectations/suites/ (EXAMS_SUITES_DIR overrides, e.g. in tests)."""
-    folder = folder or Path(os.environ.get("EXAMS_SUITES_DIR", EXPECTATIONS_DIR / "suites"))
+    from exams import settings
+
+    folder = folder or settings.load().suites_dir
     return [yaml.safe_load(p.read_text()) for p in sorted(folder.glob("*.yml"))]
 
 
@@ -201,13 +217,10 @@ def validate(db: Path, s: Settings, suites: list[dict] | None = None) -> list[Ou
     return outcomes
 
 
-def record(dbs: list[Path], outcomes: list[Outcome]) -> str:
+def record(dbs: list[Path], outcomes: list[Outcome], run_id: str) -> str:
     """One row per expectation into audit.dq_results of each database: the candidate
     publication, and the private build database that keeps the history of every run
     (failed ones included; the next publication carries it)."""
-    from exams.pipeline import DQ_RESULTS_DDL
-
-    run_id = f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     run_at = datetime.now()
     rows = [
         (run_id, run_at, o.suite, o.expectation, o.column_name, o.success,
@@ -223,13 +236,9 @@ def record(dbs: list[Path], outcomes: list[Outcome]) -> str:
     return run_id
 
 
-def run(s: Settings) -> None:
-    from exams.pipeline import StageFailed
-
+def run(s: Settings, run_id: str) -> None:
     outcomes = validate(s.new_db, s)
-    from exams.pipeline import dq_history_db
-
-    run_id = record([s.new_db, dq_history_db(s)], outcomes)
+    record([s.new_db, history_db(s)], outcomes, run_id)
     docs = s.work_dir / "gx" / DOCS_SITE
     if docs.exists():
         target = s.publish_dir / "data_docs"

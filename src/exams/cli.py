@@ -73,6 +73,15 @@ def run(
     pipeline.run_all(settings.load(**({"force_rebuild": True} if force else {})))
 
 
+@app.command("release-lock", hidden=True)
+def release_lock(run_id: Annotated[str, typer.Option(help="the run whose lock to release")]) -> None:
+    """Release the run lock that run RUN_ID keeps between its stages (the DAG's last task)."""
+    from exams import lock
+
+    released = lock.release_run(settings.load(), run_id)
+    log.info("run lock of %s %s", run_id, "released" if released else "not held by it")
+
+
 @app.command("check-export")
 def check_export(
     files: Annotated[list[Path], typer.Argument(help="export files to check")],
@@ -156,8 +165,13 @@ def _os_error_line(e: OSError) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the app; expected errors become one line on stderr and their exit status."""
+    from exams.pipeline import NothingToDo
+
     try:
         rc = app(args=argv, prog_name="exams", standalone_mode=False)
+    except NothingToDo as e:
+        print(f"exams: {e}", file=sys.stderr)
+        return e.exit_code
     except errors.ExamsError as e:
         print(f"exams: error: {e}", file=sys.stderr)
         return e.exit_code

@@ -1,121 +1,89 @@
-"""What the Airflow DAG needs to know about the pipeline, kept out of the DAG file.
+"""What the Airflow DAG needs to know about the pipeline, kept out of the DAG file: its id and
+schedule, the stages in order (the one list of stage names), and how a task runs a stage.
 
-Stdlib only: imported by `dags/ndrc_nightly.py` in the Airflow environment, which runs each stage
-as a command of the transform environment (`<transform bin>/exams <stage>`); it never imports
-dbt or great-expectations.
+Standard library only: imported by `dags/ndrc_nightly.py` in the Airflow environment, which runs
+each stage as a command of the transform environment (`<transform bin>/exams <stage>`); it never
+imports dbt or great-expectations.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shlex
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from exams import settings
 
-REPO_ROOT: Path = settings.REPO_ROOT
 DAG_ID = "ndrc_nightly"
 SCHEDULE = "0 2 * * *"  # nightly at 02:00, in TIMEZONE
 TIMEZONE = "Europe/Paris"
+NOTHING_TO_DO = 99  # exit status of a stage with nothing to do tonight (the task is skipped)
 
 
 @dataclass(frozen=True)
 class Stage:
     name: str
     timeout: timedelta
+    help: str
 
 
-# In order; each stage is one writer of the DuckDB files, so they run strictly in sequence.
+# In order; each stage writes a DuckDB file, so they run strictly one after the other.
 STAGES: tuple[Stage, ...] = (
-    Stage("ingest", timedelta(minutes=30)),
-    Stage("transform", timedelta(minutes=60)),
-    Stage("check", timedelta(minutes=30)),
-    Stage("publish", timedelta(minutes=10)),
-    Stage("extracts", timedelta(minutes=30)),
-)
+    Stage("ingest", timedelta(minutes=30),
+          "Read the raw folder into the private build database (manifest, quarantine)."),
+    Stage("transform", timedelta(minutes=60),
+          "dbt build into the candidate publication file (<warehouse>.new)."),
+    Stage("check", timedelta(minutes=30),
+          "great-expectations checkpoint on the candidate publication file."),
+    Stage("publish", timedelta(minutes=10),
+          "Move the file the checks approved onto the served path (atomic)."),
+    Stage("extracts", timedelta(minutes=30),
+          "Write or verify the ministry extracts of the publication."),
+)  # fmt: skip
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 
-# Names of variables that are inherited by the stage process but never copied into the task's
+# Names of variables that the stage process inherits but that are never copied into the task's
 # (rendered, stored, displayed) `env` field.
 _SECRET_MARKERS = ("KEY", "SECRET", "PASSWORD", "TOKEN")
-
-
-def transform_bin() -> Path:
-    """Folder holding the transform environment's `exams` CLI (EXAMS_TRANSFORM_BIN overrides)."""
-    return Path(os.environ.get("EXAMS_TRANSFORM_BIN") or REPO_ROOT / ".venv" / "transform" / "bin")
 
 
 def retry_policy() -> dict[str, object]:
     """Retries with exponential back-off; EXAMS_DAG_RETRIES=0 for one-shot local runs."""
     return {
-        "retries": int(os.environ.get("EXAMS_DAG_RETRIES", "2")),
+        "retries": settings.load().dag_retries,
         "retry_delay": timedelta(minutes=2),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": timedelta(minutes=30),
     }
 
 
-def stage_command(stage: str) -> str:
-    """Bash command running one stage through the transform environment.
+def command(*args: str) -> str:
+    """Bash command running `exams <args>` from the transform environment."""
+    exe = shlex.quote(str(settings.load().transform_bin / "exams"))
+    return "\n".join([
+        "set -u",
+        "unset PYTHONPATH PYTHONHOME VIRTUAL_ENV",
+        f"[ -x {exe} ] || {{ echo 'exams CLI not found at '{exe}'; run: make env-transform'"
+        " >&2; exit 2; }",
+        f"exec {exe} {' '.join(shlex.quote(a) for a in args)}",
+    ])  # fmt: skip
 
-    stderr streams to the task log as it comes; for `ingest`, stdout is printed after the
-    process ends so that its last line (the JSON status) is the task's XCom.
-    """
+
+def stage_command(stage: str) -> str:
     if stage not in STAGE_NAMES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGE_NAMES)}")
-    exe = shlex.quote(str(transform_bin() / "exams"))
-    run = (
-        f'out="$({exe} {stage})" && rc=0 || rc=$?; [ -z "$out" ] || printf "%s\\n" "$out"; exit "$rc"'
-        if stage == "ingest"
-        else f"exec {exe} {stage}"
-    )
-    return "\n".join(
-        [
-            "set -u",
-            "unset PYTHONPATH PYTHONHOME VIRTUAL_ENV",
-            '[ -n "${EXAMS_SESSION:-}" ] || unset EXAMS_SESSION',
-            f"[ -x {exe} ] || {{ echo 'exams CLI not found at '{exe}'; run: make env-transform'"
-            " >&2; exit 2; }",
-            run,
-        ]
-    )
+    return command(stage)
 
 
 def stage_env() -> dict[str, str]:
-    """Variables set on each stage task: the resolved data paths and every other EXAMS_* setting
-    except secrets (EXAMS_PSEUDONYM_KEY…), which the stage inherits from the worker's environment
+    """Variables set on each stage task: every EXAMS_* setting in force (paths resolved) except
+    secrets (EXAMS_PSEUDONYM_KEY…), which the stage inherits from the worker's environment
     instead, so that they never land in Airflow's stored and displayed rendered templates."""
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if k.startswith("EXAMS_") and not any(m in k for m in _SECRET_MARKERS)
+        name: value
+        for name, value, _ in settings.describe(settings.load())
+        if not any(m in name for m in _SECRET_MARKERS) and value not in ("", "None")
     }
-    s = settings.load()
-    env.update(
-        EXAMS_RAW_DIR=str(s.raw_dir),
-        EXAMS_WAREHOUSE=str(s.warehouse),
-        EXAMS_EXTRACTS_DIR=str(s.extracts_dir),
-    )
+    env.pop("EXAMS_RUN_ID", None)  # set per run by the DAG
+    env.pop("EXAMS_FORCE_REBUILD", None)
     return env
-
-
-def warehouse_path() -> Path:
-    return settings.load().warehouse
-
-
-def should_rebuild(ingest_output: str | None, session: str | None = None) -> bool:
-    """After ingest: go on with transform → … → extracts, or stop for tonight?
-
-    Stop only when ingest reported {"changed": false} and a published warehouse exists. A
-    requested session, a missing warehouse or an unreadable ingest report all mean: rebuild.
-    """
-    if session or not warehouse_path().exists():
-        return True
-    try:
-        report = json.loads((ingest_output or "").strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        return True
-    return not (isinstance(report, dict) and report.get("changed") is False)

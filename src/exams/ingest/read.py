@@ -12,28 +12,36 @@ Python's csv module, which knows each record's physical line.
 from __future__ import annotations
 
 import csv
+import logging
 from collections import defaultdict
 from pathlib import Path
 
 import duckdb
 
-from exams.ingest.files import COLUMNS, FileRejected, ScannedFile
-from exams.progress import log
+from exams.ingest.files import FileRejected, ScannedFile
 
-_CSV = (
-    "header = false, skip = 1, delim = ?, quote = '\"', escape = '\"', all_varchar = true, "
-    "null_padding = true, nullstr = '\x01', auto_detect = false, strict_mode = true, "
-    "parallel = true"
-)
+log = logging.getLogger(__name__)
+
+
+def _csv_options(max_line_bytes: int) -> str:
+    return (
+        "header = false, skip = 1, delim = ?, quote = '\"', escape = '\"', all_varchar = true, "
+        "null_padding = true, nullstr = '\x01', auto_detect = false, strict_mode = true, "
+        f"parallel = true, max_line_size = {max(max_line_bytes + 2, 1024)}"
+    )
 
 
 class Batch:
     """The parts (temp tables) of one batch, and the view `batch_rows` over them: file_name,
     sha256, line_number, the canonical columns (trimmed, '' when absent), field_count_ok."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, columns: list[str]) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, columns: list[str], work: Path,
+                 max_line_bytes: int) -> None:  # fmt: skip
         self.con = con
         self.columns = columns
+        self.work = work
+        self.max_line_bytes = max_line_bytes
+        self.csv = _csv_options(max_line_bytes)
         self.tables: list[str] = []
         self.selects: list[str] = []
 
@@ -58,12 +66,13 @@ class Batch:
 def read_batch(
     con: duckdb.DuckDBPyConnection,
     files: list[ScannedFile],
+    columns: list[str],
     work: Path,
-    columns: list[str] = COLUMNS,
+    max_line_bytes: int,
 ) -> tuple[Batch, dict[str, FileRejected]]:
     """Parse every file; returns the batch (view `batch_rows` with `columns`) and the files
     that cannot be parsed at all. Other columns are parsed but not kept."""
-    batch = Batch(con, columns)
+    batch = Batch(con, columns, work, max_line_bytes)
     groups: dict[tuple[str, tuple[str, ...]], list[ScannedFile]] = defaultdict(list)
     for sf in files:
         groups[(sf.delimiter, tuple(sf.header))].append(sf)
@@ -73,9 +82,13 @@ def read_batch(
     rejected: dict[str, FileRejected] = {}
     for sf in alone:
         try:
-            _read_one(batch, sf, work)
-        except FileRejected as rej:
-            rejected[sf.path.name] = rej
+            _read_one(batch, sf)
+        except FileRejected as rejection:
+            rejected[sf.path.name] = rejection
+        except OSError as e:
+            rejected[sf.path.name] = FileRejected(
+                "UNREADABLE_FILE", f"le fichier n'a pas pu être relu ({e.strerror or e})"
+            )
     batch.publish_view()
     return batch, rejected
 
@@ -124,13 +137,13 @@ def _read_group(batch: Batch, group: list[ScannedFile]) -> list[ScannedFile]:
         con.execute(
             f"""CREATE TEMP TABLE {raw} AS
             SELECT file_index, {_kept(group[0].header, batch.columns)}
-            FROM read_csv(?, {_CSV}, columns = {_columns(ncols)})""",
+            FROM read_csv(?, {batch.csv}, columns = {_columns(ncols)})""",
             [[str(sf.utf8_path or sf.path) for sf in group], group[0].delimiter],
         )
     except duckdb.Error as e:
         if len(group) > 1:
-            log(f"{len(group)} files read together failed ({str(e).splitlines()[0]}); "
-                "reading them one by one")  # fmt: skip
+            log.info("%d files read together failed (%s); reading them one by one", len(group),
+                     str(e).splitlines()[0])  # fmt: skip
         return group
     counts = dict(con.execute(f"SELECT file_index, count(*) FROM {raw} GROUP BY 1").fetchall())
     offsets, offset, alone = [], 0, []
@@ -158,7 +171,7 @@ def _read_group(batch: Batch, group: list[ScannedFile]) -> list[ScannedFile]:
     return alone
 
 
-def _read_one(batch: Batch, sf: ScannedFile, work: Path) -> None:
+def _read_one(batch: Batch, sf: ScannedFile) -> None:
     """A file on its own: DuckDB if it has one record per line, else Python's csv module."""
     con, ncols = batch.con, len(sf.header)
     source = sf.utf8_path or sf.path
@@ -167,18 +180,19 @@ def _read_one(batch: Batch, sf: ScannedFile, work: Path) -> None:
         con.execute(
             f"""CREATE TEMP TABLE {table} AS
             SELECT {_kept(sf.header, batch.columns)}
-            FROM read_csv(?, {_CSV}, columns = {_columns(ncols)})""",
+            FROM read_csv(?, {batch.csv}, columns = {_columns(ncols)})""",
             [str(source), sf.delimiter],
         )
         n = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         if n == sf.lines - 1:
             _add(batch, sf, table, "rowid + 2", _all_fields(ncols))
             return
-        log(f"{sf.path.name}: {n} records for {sf.lines - 1} lines; re-reading line by line")
+        log.info("%s: %d records for %d lines; re-reading line by line", sf.path.name, n,
+                 sf.lines - 1)
     except duckdb.Error as e:
-        log(f"{sf.path.name}: DuckDB could not parse it ({str(e).splitlines()[0]}); "
-            "re-reading line by line")  # fmt: skip
-    _read_slow(batch, sf, work)
+        log.info("%s: DuckDB could not parse it (%s); re-reading line by line", sf.path.name,
+                 str(e).splitlines()[0])
+    _read_slow(batch, sf)
 
 
 def _add(batch: Batch, sf: ScannedFile, table: str, line: str, ok: str) -> None:
@@ -190,40 +204,67 @@ def _add(batch: Batch, sf: ScannedFile, table: str, line: str, ok: str) -> None:
     )
 
 
-def _read_slow(batch: Batch, sf: ScannedFile, work: Path) -> None:
-    """Line-exact fallback for odd files (blank lines, quoted newlines, ragged rows): Python's
-    csv module records the physical line of each record, written to a clean CSV for DuckDB."""
+def _read_slow(batch: Batch, sf: ScannedFile) -> None:
+    """Line-exact fallback for odd files (blank lines, quoted line breaks, ragged rows): Python's
+    csv module records the physical line of each record, written to a clean CSV for DuckDB in
+    the private work folder (removed at once). A record is never longer than the longest line
+    allowed times the lines it spans, and a field never longer than the longest line allowed."""
     con, ncols = batch.con, len(sf.header)
-    source = sf.utf8_path or sf.path
-    tmp = work / f"{sf.sha256}.lines.csv"
+    tmp = batch.work / f"{sf.sha256}.lines.csv"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     start = 2
+    csv.field_size_limit(batch.max_line_bytes)
     try:
-        with (
-            open(source, encoding="utf-8-sig", newline="") as fin,
-            open(tmp, "w", encoding="utf-8", newline="") as fout,
-        ):
-            reader = csv.reader(fin, delimiter=sf.delimiter, strict=True)
-            writer = csv.writer(fout, delimiter=";")
-            next(reader)
-            start = reader.line_num + 1
-            for rec in reader:  # only reached for malformed files
-                if rec and any(v.strip() for v in rec):
-                    ok = len(rec) == ncols
-                    rec = (rec + [""] * ncols)[:ncols]
-                    writer.writerow([start, int(ok), *rec])
+        try:
+            with (
+                open(sf.source, encoding="utf-8-sig", newline="") as fin,
+                open(tmp, "w", encoding="utf-8", newline="") as fout,
+            ):
+                reader = csv.reader(fin, delimiter=sf.delimiter, strict=True)
+                writer = csv.writer(fout, delimiter=";")
+                next(reader)
                 start = reader.line_num + 1
-    except csv.Error as e:
+                for rec in reader:  # only reached for malformed files
+                    if rec and any(v.strip() for v in rec):
+                        ok = len(rec) == ncols
+                        rec = (rec + [""] * ncols)[:ncols]
+                        writer.writerow([start, int(ok), *rec])
+                    start = reader.line_num + 1
+        except csv.Error as e:
+            raise _malformed(sf, start, e) from e
+        names = ["line_number", "ok"] + [f"c{i}" for i in range(ncols)]
+        table = batch.table()
+        con.execute(
+            f"""CREATE TEMP TABLE {table} AS
+            SELECT * FROM read_csv(?, header = false, delim = ';', quote = '"', escape = '"',
+                all_varchar = true, nullstr = '\x01', auto_detect = false,
+                columns = {{{", ".join(f"'{n}': 'VARCHAR'" for n in names)}}})""",
+            [str(tmp)],
+        )
+        _add(batch, sf, table, "line_number::BIGINT", "ok = '1'")
+    finally:
         tmp.unlink(missing_ok=True)
-        raise FileRejected("MALFORMED_CSV", f"line {start}: {e}") from e
-    names = ["line_number", "ok"] + [f"c{i}" for i in range(ncols)]
-    table = batch.table()
-    con.execute(
-        f"""CREATE TEMP TABLE {table} AS
-        SELECT * FROM read_csv(?, header = false, delim = ';', quote = '"', escape = '"',
-            all_varchar = true, nullstr = '\x01', auto_detect = false,
-            columns = {{{", ".join(f"'{n}': 'VARCHAR'" for n in names)}}})""",
-        [str(tmp)],
-    )
-    _add(batch, sf, table, "line_number::BIGINT", "ok = '1'")
-    tmp.unlink()
+
+
+def _malformed(sf: ScannedFile, line: int, e: csv.Error) -> FileRejected:
+    """What Python's csv module found, in words an operator understands."""
+    text = str(e)
+    if not sf.ends_with_terminator and ("EOF" in text or "end of data" in text):
+        return FileRejected(
+            "TRUNCATED_FILE",
+            f"le fichier s'arrête au milieu d'un champ entre guillemets (ligne {line})",
+        )
+    if "field larger than field limit" in text:
+        return FileRejected(
+            "MALFORMED_CSV",
+            f"ligne {line} : un champ dépasse {batch_limit_text()} (guillemet non fermé ?)",
+        )
+    if "EOF" in text or "end of data" in text:
+        return FileRejected(
+            "MALFORMED_CSV", f"ligne {line} : un guillemet ouvert n'est jamais refermé"
+        )
+    return FileRejected("MALFORMED_CSV", f"ligne {line} : structure CSV illisible ({text})")
+
+
+def batch_limit_text() -> str:
+    return f"{csv.field_size_limit():,} octets".replace(",", "\u202f")
