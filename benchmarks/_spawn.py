@@ -1,4 +1,6 @@
-"""Tiny launcher: runs a command and prints its rusage as JSON on stderr's last line.
+"""Tiny launcher: runs a command and writes its wall time and rusage as JSON to a pipe.
+
+    python -S _spawn.py FD COMMAND...   # FD: the write end of bench.py's pipe
 
 Peak RSS (ru_maxrss) survives fork and exec: a child forked straight from bench.py would start
 with bench.py's own high-water mark (pandas, DuckDB, the generator). Forked from this small

@@ -1,25 +1,27 @@
-"""Benchmarks at national scale: the pipeline's stages against raw DuckDB and pandas.
+"""The nightly pipeline against references computing the same marts from the same exports.
 
-    python benchmarks/bench.py [--scale 2000000] [--sessions 2020,...,2029] [--smoke]
+    python benchmarks/bench.py [--scale 2000000] [--ref REV | --code DIR]
+    python benchmarks/bench.py --smoke                     # 20 k rows, results under data/smoke/
+    python benchmarks/bench.py --markdown results/*.json   # the results' table, one column each
 
-1. Generates clean exports (no correction, duplicate or misnamed file; UTF-8, `;`, decimal
-   comma) with the project's generator into <work>/scale-<N>/raw/ (reused when the same
-   settings were already generated), then reads them once to warm the page cache.
-2. Times, on those files, each stage as its own process (`exams ingest|transform|check|publish|
-   extracts`, fresh warehouse folder, EXAMS_MODE=test), then `exams run` again with no new
-   export (must find nothing to do), then benchmarks/raw_duckdb.py and benchmarks/pandas_ref.py,
-   benchmarks/csv_load.py (DuckDB loading the same files into a table: ingest's reference) and
-   benchmarks/contract_floor.py (the contract's own cost: every row kept, keyed hashes and the
-   five published marts written, hand-written in DuckDB with no validation, tests or audit).
-   Each process: wall time, CPU time (user + sys) and peak RSS, from os.wait4.
-3. Checks that the pipeline's marts.pass_rates and marts.block_capitalisation equal the three
-   references (sorted, contract columns, rates within 1e-9), and that its five marts equal the
-   contract floor's row for row; exits 1 if not.
-4. Writes benchmarks/results/<date>-<scale>.json and .png (chart) and prints the ratios.
+1. Generates clean exports (no correction, duplicate or misnamed file; UTF-8, `;`, decimal comma)
+   with the working tree's generator into data/scale-<N>/raw/, reused while the settings and the
+   generator are the same, and reads them once so that every contender finds them in the page
+   cache.
+2. Times, from a cold state (fresh warehouse folder), each stage as its own process
+   (`python -m exams.cli ingest|transform|check|publish|extracts`, EXAMS_MODE=test), then
+   `exams run` again with no new export (the published file must stay untouched), then the
+   references: raw_duckdb.py (rates only), pandas_ref.py, csv_load.py (DuckDB loading the files)
+   and contract_floor.py (the whole contract, hand-written). Each process: wall time, CPU time
+   (user + sys) and peak RSS, from os.wait4 (through _spawn.py).
+3. Compares the pipeline's marts with the references' on the tables and columns both have
+   (EXCEPT ALL both ways, DOUBLE columns to 1e-9).
+4. Writes <results>/<scale>.json and <scale>.png, a copy of the JSON as
+   data/runs/<scale>-<code>.json (two commits measured in one sitting, side by side with
+   --markdown), and prints the table.
 
---smoke: a small run (20 k rows, 2 sessions) whose results go to <work>/smoke/, not results/.
-Exit status: 0 all agree, 1 the three implementations disagree, 2 a process failed.
---ref REV / --code DIR benchmark a commit / a copy of the repository instead of the working tree.
+--ref REV benchmarks a git revision from a snapshot (git archive) in data/code-<sha>/; --code
+DIR a copy of the repository. Exit status: 0 all agree, 1 a disagreement, 2 a process failed.
 """
 
 from __future__ import annotations
@@ -28,94 +30,76 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import platform
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import (  # noqa: E402
-    BLOCKS,
-    BLOCKS_KEYS,
-    PASS_RATES,
-    PASS_RATES_KEYS,
-    RATES,
+    CONTENDERS,
+    CONTRACT_MARTS,
+    DATA_DIR,
+    DEFAULT_SCALE,
+    HERE,
+    RATIOS,
+    REFERENCE_MARTS,
     REPO_ROOT,
+    RESULTS_DIR,
+    SEED,
+    SESSIONS,
+    SMOKE_SCALE,
+    SMOKE_SESSIONS,
+    STAGES,
+    measure,
     pipeline_env,
+    ratios,
 )
 
-STAGES = ["ingest", "transform", "check", "publish", "extracts"]
+log = logging.getLogger("bench")
 ROWS_PER_CANDIDATE = 7.145  # 7 mandatory épreuves + EF1 for ~15 % of those with a grade
-DEFAULT_SCALE = 2_000_000
-SMOKE_SCALE = 20_000
-DEFAULT_SESSIONS = list(range(2020, 2030))  # ten national sessions
-SMOKE_SESSIONS = [2021, 2025]  # before/after CONTROLE (2022) and the RNCP change (2024)
-TARGETS = {  # issue "Benchmarks at national scale", at 20 M rows; reported, never asserted
-    "transform_vs_raw": ("<=", 1.3),
-    "run_vs_raw": ("<=", 2.0),
-    "peak_rss_gb": ("<=", 2.0),
-    "pandas_vs_run": (">=", 3.0),
-    "rerun_s": ("<=", 10.0),
-}
-TOLERANCE = 1e-9
+
+# ---- data -------------------------------------------------------------------------------------
 
 
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-# ---- data ----------------------------------------------------------------------------------
-
-
-def generate(raw: Path, scale: int, sessions: list[int], seed: int) -> dict:
+def generate(raw: Path, scale: int, sessions: list[int]) -> dict:
     """Clean UTF-8 exports of about `scale` épreuve rows; reused if already there."""
     import exams.generator
     from exams.generator import Dialect, GeneratorConfig, academies_for, generate
 
     academies = academies_for(max(sessions))
-    for s in sessions:
-        if academies_for(s) != academies:
-            raise SystemExit(f"session {s} has other académies than {max(sessions)}: split the run")
     n_files = len(sessions) * len(academies)
     per_file = max(5, round(scale / ROWS_PER_CANDIDATE / n_files))
-    gen_src = Path(exams.generator.__file__).read_bytes()
     wanted = {
         "scale": scale, "sessions": sessions, "academies": academies,
-        "candidates_per_file": per_file, "seed": seed,
-        "dialect": "utf-8 ; decimal-comma LF", "generator_sha256": hashlib.sha256(gen_src).hexdigest(),
+        "candidates_per_file": per_file, "seed": SEED, "dialect": "utf-8 ; decimal-comma LF",
+        "generator_sha256": hashlib.sha256(Path(exams.generator.__file__).read_bytes()).hexdigest(),
     }  # fmt: skip
     marker = raw.parent / "generated.json"
     if marker.exists() and raw.is_dir():
         done = json.loads(marker.read_text())
         if {k: done.get(k) for k in wanted} == wanted:
-            log(f"reusing {done['files']} export(s), {done['rows']:,} rows in {raw}")
+            log.info("reusing %s export(s), %s rows in %s", done["files"], done["rows"], raw)
             return done
     shutil.rmtree(raw, ignore_errors=True)
-    marker.unlink(missing_ok=True)
-    log(f"generating {n_files} export(s) × ~{per_file} candidates into {raw}")
-    t0 = time.perf_counter()
+    log.info("generating %s export(s) × ~%s candidates into %s", n_files, per_file, raw)
     cfg = GeneratorConfig(
-        sessions=sessions, academies=academies, candidates_per_file=per_file, seed=seed,
-        extras=False,
-        dialects=[Dialect("utf-8", ";", ",", "\n")],
+        sessions=sessions, academies=academies, candidates_per_file=per_file, seed=SEED,
+        extras=False, dialects=[Dialect("utf-8", ";", ",", "\n")],
     )  # fmt: skip
     paths = generate(raw, cfg)
-    elapsed = time.perf_counter() - t0
-    rows, size = count_rows(paths)
-    done = {**wanted, "files": len(paths), "rows": rows, "bytes": size,
-            "generate_s": round(elapsed, 2)}  # fmt: skip
+    rows, size = read_all(paths)
+    done = {**wanted, "files": len(paths), "rows": rows, "bytes": size}
     marker.write_text(json.dumps(done, indent=2))
-    log(f"generated {len(paths)} file(s), {rows:,} rows, {size / 1e9:.2f} GB in {elapsed:.1f} s")
     return done
 
 
-def count_rows(paths: list[Path]) -> tuple[int, int]:
-    """Data rows and bytes; reading every file also warms the page cache for all contenders."""
+def read_all(paths: list[Path]) -> tuple[int, int]:
+    """Data rows and bytes; reading every file also puts it in the page cache."""
     rows = size = 0
     for p in paths:
         with open(p, "rb") as f:
@@ -126,13 +110,61 @@ def count_rows(paths: list[Path]) -> tuple[int, int]:
     return rows, size
 
 
-# ---- timed processes ------------------------------------------------------------------------
+# ---- the code under test ----------------------------------------------------------------------
 
 
-def timed(name: str, cmd: list[str], env: dict, logfile: Path) -> dict:
-    """Run one process through _spawn.py: wall, user, sys and peak RSS of that process (and of
-    the children it waited for), from os.wait4."""
-    logfile.parent.mkdir(parents=True, exist_ok=True)
+def git(*args: str) -> str:
+    cmd = ["git", "-C", str(REPO_ROOT), *args]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def snapshot(ref: str, work: Path) -> tuple[Path, str]:
+    """`git archive` of a revision under the data folder: a fixed version while the working
+    tree moves. Returns (root, commit)."""
+    sha = git("rev-parse", "--verify", f"{ref}^{{commit}}")
+    dest = work / f"code-{sha[:12]}"
+    if not (dest / ".complete").exists():
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", sha], check=True,
+                                 capture_output=True).stdout  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+        (dest / ".complete").touch()
+    return dest, sha
+
+
+def code_version(code_root: Path | None, sha: str | None) -> dict:
+    """Which code is measured; `id` names the run's logs and its copy in data/runs/."""
+    if sha:
+        return {"source": "snapshot", "commit": sha, "id": sha[:7], "root": str(code_root)}
+    if code_root:
+        return {"source": "code tree", "commit": None, "id": code_root.name, "root": str(code_root)}
+    head = git("rev-parse", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--", "src", "dbt_project", "expectations"))
+    return {"source": "working tree", "commit": head, "dirty": dirty,
+            "id": head[:7] + ("-dirty" if dirty else ""), "root": str(REPO_ROOT)}  # fmt: skip
+
+
+def child_env(base: Path, code_root: Path | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXAMS_")}
+    if code_root is not None:  # the snapshot's package, dbt project, suites and seeds
+        env["PYTHONPATH"] = str(code_root / "src")
+        env["BENCH_SEEDS_DIR"] = str(code_root / "dbt_project" / "seeds")
+    env.update(pipeline_env(base / "raw", base / "warehouse" / "results.duckdb", base / "extracts"))
+    return env
+
+
+def exams(*args: str) -> list[str]:
+    """The pipeline's command line. `python -m exams.cli`, not the venv's `exams` script: the
+    script's entry point is the working tree's, a snapshot's package may name it otherwise."""
+    return [sys.executable, "-m", "exams.cli", *args]
+
+
+# ---- timed processes --------------------------------------------------------------------------
+
+
+def timed(name: str, cmd: list[str], env: dict[str, str], logfile: Path) -> dict:
+    """Run one process through _spawn.py: its wall time, user and sys time and peak RSS."""
     r, w = os.pipe()
     with open(logfile, "wb") as out:
         spawn = [sys.executable, "-S", str(HERE / "_spawn.py"), str(w), *cmd]
@@ -142,356 +174,240 @@ def timed(name: str, cmd: list[str], env: dict, logfile: Path) -> dict:
         with os.fdopen(r, "rb") as pipe:
             report = pipe.read()
         proc.wait()
-    ru = (
-        json.loads(report)
-        if report
-        else {"wall_s": 0, "user_s": 0, "sys_s": 0, "maxrss_kib": 0, "rc": proc.returncode or 1}
-    )
-    rc = ru["rc"]
-    result = {
+    ru = json.loads(report) if report else {"wall_s": 0, "user_s": 0, "sys_s": 0,
+                                            "maxrss_kib": 0, "rc": proc.returncode or 1}  # fmt: skip
+    m = {
         "wall_s": round(ru["wall_s"], 3),
         "user_s": round(ru["user_s"], 3),
         "sys_s": round(ru["sys_s"], 3),
         "cpu_s": round(ru["user_s"] + ru["sys_s"], 3),
         "peak_rss_mb": round(ru["maxrss_kib"] / 1024, 1),  # Linux: KiB
-        "rc": rc,
+        "rc": ru["rc"],
         "log": str(logfile),
     }
-    log(f"{name:<10} {result['wall_s']:8.2f} s wall {result['cpu_s']:8.2f} s cpu "
-        f"{result['peak_rss_mb']:8.0f} MB  rc={rc}")  # fmt: skip
-    if rc != 0:
+    log.info("%-15s %8.2f s wall %8.2f s cpu %7.0f MB  rc=%s", name, m["wall_s"], m["cpu_s"],
+             m["peak_rss_mb"], m["rc"])  # fmt: skip
+    if m["rc"] != 0:
         tail = logfile.read_text(errors="replace").splitlines()[-25:]
-        log(f"{name} failed; last lines of {logfile}:\n  " + "\n  ".join(tail))
-    return result
+        log.error("%s failed; last lines of %s:\n  %s", name, logfile, "\n  ".join(tail))
+    return m
 
 
-def exams_cmd(*args: str) -> list[str]:
-    exe = Path(sys.executable).parent / "exams"
-    return [str(exe), *args] if exe.exists() else [sys.executable, "-m", "exams.cli", *args]
-
-
-def snapshot(ref: str, work: Path) -> tuple[Path, str]:
-    """`git archive` of a revision under the (gitignored) data folder: benchmarks a fixed
-    version while the working tree moves. Returns (root, commit)."""
-    sha = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=REPO_ROOT,
-                         check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
-    dest = work / f"code-{sha[:12]}"
-    if not (dest / ".complete").exists():
-        shutil.rmtree(dest, ignore_errors=True)
-        dest.mkdir(parents=True)
-        archive = subprocess.run(["git", "archive", sha], cwd=REPO_ROOT, check=True,
-                                 capture_output=True).stdout  # fmt: skip
-        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-        (dest / ".complete").touch()
-    return dest, sha
-
-
-def code_version(root: Path | None, sha: str | None) -> dict:
-    if root is not None:
-        return {"source": "snapshot" if sha else "code tree", "commit": sha, "root": str(root)}
-    git = ["git", "-C", str(REPO_ROOT)]
-    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
-    dirty = subprocess.run([*git, "status", "--porcelain", "--", "src", "dbt_project",
-                            "expectations"], capture_output=True, text=True).stdout  # fmt: skip
-    return {"source": "working tree", "commit": head.strip(), "dirty": bool(dirty.strip()),
-            "root": str(REPO_ROOT)}  # fmt: skip
-
-
-def child_env(base: Path, code_root: Path | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EXAMS_")}
-    if code_root is not None:  # the snapshot's package, dbt project, suites and seeds
-        env["PYTHONPATH"] = str(code_root / "src")
-        env["BENCH_SEEDS_DIR"] = str(code_root / "dbt_project" / "seeds")
-    env.update(pipeline_env(base / "raw", base / "warehouse" / "results.duckdb", base / "extracts"))
-    return env
-
-
-# ---- agreement ------------------------------------------------------------------------------
-
-
-def load_marts(base: Path) -> dict:
-    import duckdb
-
-    con = duckdb.connect(str(base / "warehouse" / "results.duckdb"), read_only=True)
-    try:
-        return {
-            "pass_rates": con.execute(f"SELECT {', '.join(PASS_RATES)} FROM marts.pass_rates").df(),
-            "block_capitalisation": con.execute(
-                f"SELECT {', '.join(BLOCKS)} FROM marts.block_capitalisation"
-            ).df(),
-            # clean generated data: any quarantined row is a pipeline/generator disagreement
-            "quarantine": dict(
-                con.execute(
-                    "SELECT reason_code, count(*) FROM audit.quarantine GROUP BY 1 ORDER BY 1"
-                ).fetchall()
-            ),
-        }
-    finally:
-        con.close()
-
-
-def load_parquet(folder: Path) -> dict:
-    import pandas as pd
-
-    return {
-        t: pd.read_parquet(folder / f"{t}.parquet") for t in ("pass_rates", "block_capitalisation")
+def run_pipeline(base: Path, env: dict[str, str], logs: Path) -> dict | None:
+    """Each stage as its own process, then a no-change `exams run`; None if one failed."""
+    out: dict = {"stages": {}}
+    for stage in STAGES:
+        m = out["stages"][stage] = timed(stage, exams(stage), env, logs / f"{stage}.log")
+        if m["rc"] != 0:
+            return None
+    stages = out["stages"].values()
+    out["whole_run"] = {
+        "wall_s": round(sum(m["wall_s"] for m in stages), 3),
+        "cpu_s": round(sum(m["cpu_s"] for m in stages), 3),
+        "peak_rss_mb": max(m["peak_rss_mb"] for m in stages),
     }
+    published = base / "warehouse" / "results.duckdb"
+    before = published.stat()
+    m = out["rerun"] = timed("no-change run", exams("run"), env, logs / "rerun.log")
+    after = published.stat()
+    m["detected_no_change"] = (before.st_ino, before.st_mtime_ns) == (
+        after.st_ino,
+        after.st_mtime_ns,
+    )
+    if not m["detected_no_change"]:
+        log.warning("the no-change `exams run` published the warehouse again")
+    return out if m["rc"] == 0 else None
 
 
-def _normalise(df, cols: list[str], keys: list[str]):
-    import pandas as pd
+def run_references(base: Path, env: dict[str, str], logs: Path) -> dict | None:
+    raw, out = str(base / "raw"), base / "out"
+    scripts = {
+        "raw_duckdb": ["raw_duckdb.py", "--raw-dir", raw, "--out", str(out / "raw_duckdb")],
+        "pandas": ["pandas_ref.py", "--raw-dir", raw, "--out", str(out / "pandas")],
+        "csv_load": ["csv_load.py", "--raw-dir", raw, "--db", str(out / "csv_load.duckdb")],
+        "contract_floor": ["contract_floor.py", "--raw-dir", raw,
+                           "--db", str(out / "contract_floor.duckdb")],
+    }  # fmt: skip
+    measures = {}
+    for name, (script, *args) in scripts.items():
+        cmd = [sys.executable, str(HERE / script), *args]
+        measures[name] = timed(CONTENDERS[name], cmd, env, logs / f"{name}.log")
+        if measures[name]["rc"] != 0:
+            return None
+    (out / "csv_load.duckdb").unlink()  # as large as the rows; nothing reads it
+    return measures
 
-    out = pd.DataFrame(index=range(len(df)))
-    for c in cols:
-        s = df[c].reset_index(drop=True)
-        if c in RATES:
-            out[c] = pd.to_numeric(s, errors="raise").astype("float64")
-        elif c in ("session",) or pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
-            out[c] = pd.to_numeric(s).astype("int64")
-        else:
-            out[c] = s.astype(object).where(s.notna(), "").astype(str)
-    return out.sort_values(keys).reset_index(drop=True)
+
+# ---- agreement --------------------------------------------------------------------------------
 
 
-def compare(a: dict, b: dict, label: str) -> list[str]:
-    """Differences between two sets of marts (empty list: identical)."""
-    import numpy as np
+def columns(con, relation: str) -> dict[str, str]:  # noqa: ANN001 (a DuckDB connection)
+    described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    return {name: kind for name, kind, *_ in described}
 
+
+def differences(con, label: str, left: str, right: str) -> list[str]:  # noqa: ANN001
+    """Rows of `left` not in `right` and the reverse (EXCEPT ALL) on the columns both have;
+    DOUBLE columns compared to 1e-9 (as DECIMAL(38, 9)). A column one side added (the contract
+    lets marts gain columns) is not compared."""
+    lcols, rcols = columns(con, left), columns(con, right)
+    common = [c for c in lcols if c in rcols]
+    if not common:
+        return [f"{label}: no column in common"]
+    select = ", ".join(
+        f"CAST({c} AS DECIMAL(38, 9)) AS {c}" if {"DOUBLE", "FLOAT"} & {lcols[c], rcols[c]} else c
+        for c in common
+    )
     problems = []
-    for table, cols, keys in (("pass_rates", PASS_RATES, PASS_RATES_KEYS),
-                              ("block_capitalisation", BLOCKS, BLOCKS_KEYS)):  # fmt: skip
-        x, y = _normalise(a[table], cols, keys), _normalise(b[table], cols, keys)
-        if len(x) != len(y):
-            problems.append(f"{label} {table}: {len(x)} rows against {len(y)}")
-            kx = set(map(tuple, x[keys].values))
-            ky = set(map(tuple, y[keys].values))
-            only = [[tuple(v.item() if hasattr(v, "item") else v for v in k)
-                     for k in sorted(d)[:5]] for d in (kx - ky, ky - kx)]  # fmt: skip
-            problems.append(f"  only left: {only[0]}; only right: {only[1]}")
-            continue
-        if not x[keys].equals(y[keys]):
-            problems.append(f"{label} {table}: different keys")
-            continue
-        for c in cols:
-            if c in RATES:
-                xa, ya = x[c].to_numpy(), y[c].to_numpy()
-                bad = ~((np.isnan(xa) & np.isnan(ya)) | (np.abs(xa - ya) <= TOLERANCE))
-            else:
-                bad = (x[c] != y[c]).to_numpy()
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                key = {k: x.loc[i, k].item() if hasattr(x.loc[i, k], "item") else x.loc[i, k]
-                       for k in keys}  # fmt: skip
-                problems.append(
-                    f"{label} {table}.{c}: {int(bad.sum())} row(s) differ, e.g. "
-                    f"{key}: {x.loc[i, c]} against {y.loc[i, c]}"
-                )
+    for a, b in ((left, right), (right, left)):
+        diff = f"SELECT {select} FROM {a} EXCEPT ALL SELECT {select} FROM {b}"
+        n = con.execute(f"SELECT count(*) FROM ({diff})").fetchone()[0]
+        if n:
+            sample = con.execute(f"{diff} LIMIT 2").fetchall()
+            problems.append(f"{label}: {n} row(s) of {a} not in {b}, e.g. {sample}")
     return problems
 
 
-PUBLISHED_MARTS = ["fct_candidate_session", "fct_unit_result", "pass_rates",
-                   "block_capitalisation", "establishment_results"]  # fmt: skip
-
-
-def compare_published(base: Path, floor_db: Path) -> list[str]:
-    """The pipeline's five marts against the contract floor's, row for row on the columns both
-    have (EXCEPT ALL both ways; same key, so the same candidate_key). A column the pipeline added
-    beyond the floor's is not compared (the contract lets marts gain columns)."""
+def agreement(warehouse: Path, out: Path) -> dict:
+    """The pipeline's marts against raw DuckDB's and pandas' (pass_rates, block_capitalisation)
+    and the contract floor's (every mart both have)."""
     import duckdb
 
-    con = duckdb.connect(str(floor_db), read_only=True)
-    problems = []
-    try:
-        con.execute(f"ATTACH '{base / 'warehouse' / 'results.duckdb'}' AS p (READ_ONLY)")
-        for table in PUBLISHED_MARTS:
-            cols = ", ".join(name for (name,) in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'p' "
-                "AND schema_name = 'marts' AND table_name = ? AND column_name IN ("
-                "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
-                "AND table_name = ?) ORDER BY column_index", [table, table]
-            ).fetchall())  # fmt: skip
-            if not cols:
-                problems.append(f"pipeline vs contract floor {table}: no column in common")
-                continue
-            for a, b in ((f"p.marts.{table}", table), (table, f"p.marts.{table}")):
-                n = con.execute(
-                    f"SELECT count(*) FROM (SELECT {cols} FROM {a} EXCEPT ALL SELECT {cols} FROM {b})"
-                ).fetchone()[0]
-                if n:
-                    problems.append(f"pipeline vs contract floor {table}: {n} row(s) of {a} "
-                                    f"not in {b}")  # fmt: skip
-    finally:
-        con.close()
-    return problems
-
-
-# ---- report ---------------------------------------------------------------------------------
-
-
-def ratios(r: dict) -> dict:
-    raw = r["raw_duckdb"]["wall_s"]
-    run = r["whole_run"]["wall_s"]
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{warehouse}' AS pipeline (READ_ONLY)")
+    con.execute(f"ATTACH '{out / 'contract_floor.duckdb'}' AS floor (READ_ONLY)")
+    problems, compared, not_compared = [], [], []
+    for ref in ("raw_duckdb", "pandas"):
+        for table in REFERENCE_MARTS:
+            parquet = f"read_parquet('{out / ref / table}.parquet')"
+            problems += differences(con, f"pipeline vs {ref}", f"pipeline.marts.{table}", parquet)
+            compared.append(f"{ref}: {table}")
+    for table in CONTRACT_MARTS:
+        try:
+            problems += differences(con, "pipeline vs contract floor", f"pipeline.marts.{table}",
+                                    f"floor.main.{table}")  # fmt: skip
+            compared.append(f"contract_floor: {table}")
+        except duckdb.CatalogException:  # a mart the pipeline (or an older commit) lacks
+            not_compared.append(table)
+    registered, incomplete = con.execute(
+        "SELECT sum(registered), sum(incomplete) FROM pipeline.marts.pass_rates"
+    ).fetchone()
+    quarantined = con.execute(
+        "SELECT reason_code, count(*) FROM pipeline.audit.quarantine GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    con.close()
     return {
-        "transform_vs_raw": round(r["stages"]["transform"]["wall_s"] / raw, 2),
-        "run_vs_raw": round(run / raw, 2),
-        "pandas_vs_run": round(r["pandas"]["wall_s"] / run, 2),
-        "pandas_vs_raw": round(r["pandas"]["wall_s"] / raw, 2),
-        "peak_rss_gb": round(r["whole_run"]["peak_rss_mb"] / 1024, 2),
-        "rerun_s": r["rerun"]["wall_s"],
-        # CPU time (user + sys) is steadier than wall time on a machine shared with other work
-        "cpu_transform_vs_raw": round(
-            r["stages"]["transform"]["cpu_s"] / r["raw_duckdb"]["cpu_s"], 2
-        ),
-        "cpu_run_vs_raw": round(r["whole_run"]["cpu_s"] / r["raw_duckdb"]["cpu_s"], 2),
-        "cpu_pandas_vs_run": round(r["pandas"]["cpu_s"] / r["whole_run"]["cpu_s"], 2),
-        # issue #3: ingest against DuckDB loading the same CSV files into a table
-        "ingest_vs_csv_load": round(r["stages"]["ingest"]["wall_s"] / r["csv_load"]["wall_s"], 2),
-        "cpu_ingest_vs_csv_load": round(r["stages"]["ingest"]["cpu_s"] / r["csv_load"]["cpu_s"], 2),
-        # the contract's own cost: what is left is the pipeline's overhead over the floor
-        "run_vs_floor": round(run / r["contract_floor"]["wall_s"], 2),
-        "cpu_run_vs_floor": round(r["whole_run"]["cpu_s"] / r["contract_floor"]["cpu_s"], 2),
-        "floor_vs_raw": round(r["contract_floor"]["wall_s"] / raw, 2),
-        "cpu_floor_vs_raw": round(r["contract_floor"]["cpu_s"] / r["raw_duckdb"]["cpu_s"], 2),
+        "ok": not problems,
+        "problems": problems,
+        "compared": compared,
+        "not_compared": not_compared,
+        "candidates_registered": int(registered),
+        "candidates_incomplete": int(incomplete),
+        # clean generated data: a quarantined row is a pipeline/generator disagreement
+        "pipeline_quarantined_rows": dict(quarantined),
     }
 
 
-def table(r: dict) -> str:
-    q = r["ratios"]
-    lines = [f"scale {r['data']['rows']:,} rows ({r['data']['files']} files, "
-             f"{len(r['data']['sessions'])} sessions), {r['date']}", ""]  # fmt: skip
-    lines.append(f"{'process':<16}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}")
-    rows = [(s, r["stages"][s]) for s in STAGES] + [
-        ("whole run", r["whole_run"]), ("no-change run", r["rerun"]),
-        ("raw DuckDB", r["raw_duckdb"]), ("pandas", r["pandas"]),
-        ("DuckDB CSV load", r["csv_load"]), ("contract floor", r["contract_floor"]),
-    ]  # fmt: skip
-    for name, m in rows:
-        lines.append(f"{name:<16}{m['wall_s']:>9.2f}{m['cpu_s']:>9.2f}{m['peak_rss_mb']:>9.0f}")
-    lines += ["", f"{'ratio (wall time)':<34}{'value':>8}  target at 20 M   {'cpu time':>8}"]
-    labels = {
-        "transform_vs_raw": "transform / raw DuckDB",
-        "run_vs_raw": "whole run (no Airflow) / raw DuckDB",
-        "pandas_vs_run": "pandas / whole run",
-        "peak_rss_gb": "peak memory (GB, max over stages)",
-        "rerun_s": "no-change run (s)",
-    }
-    for k, label in labels.items():
-        op, target = TARGETS[k]
-        ok = q[k] <= target if op == "<=" else q[k] >= target
-        cpu = f"{q['cpu_' + k]:>8.2f}" if "cpu_" + k in q else ""
-        lines.append(
-            f"{label:<34}{q[k]:>8.2f}  {op} {target:<4g} {'ok' if ok else 'MISSED':<7}{cpu}"
-        )
-    lines.append(f"{'pandas / raw DuckDB':<34}{q['pandas_vs_raw']:>8.2f}")
-    lines.append(f"{'ingest / DuckDB CSV load (#3)':<34}{q['ingest_vs_csv_load']:>8.2f}"
-                 f"{'':>25}{q['cpu_ingest_vs_csv_load']:>8.2f}")  # fmt: skip
-    for k, label in (("floor_vs_raw", "contract floor / raw DuckDB"),
-                     ("run_vs_floor", "whole run / contract floor")):  # fmt: skip
-        lines.append(f"{label:<34}{q[k]:>8.2f}{'':>25}{q['cpu_' + k]:>8.2f}")
-    load = r.get("load_average", {})
-    lines.append(f"load average (1 min) before/after: {load.get('before')}/{load.get('after')} "
-                 f"on {r['machine']['cores']} cores")  # fmt: skip
-    lines.append("")
-    lines.append("agreement: " + ("identical" if r["agreement"]["ok"] else "DIFFERENT"))
-    if r["agreement"]["pipeline_quarantined_rows"]:
-        lines.append(f"rows the pipeline quarantined in clean generated data: "
-                     f"{r['agreement']['pipeline_quarantined_rows']}")  # fmt: skip
-    return "\n".join(lines)
+# ---- report -----------------------------------------------------------------------------------
 
 
 def markdown(results: list[dict]) -> str:
-    """One markdown table for several result files (the README's "Latest results")."""
-    head = ["", *(f"{r['data']['rows'] / 1e6:.0f} M rows" for r in results)]
-    rows = [["code", *(f"`{(r['code'].get('commit') or '?')[:7]}`" for r in results)],
-            ["load average before/after", *(f"{r['load_average']['before']}/"
-                                            f"{r['load_average']['after']}" for r in results)]]  # fmt: skip
-    for name in [*STAGES, "whole_run", "rerun", "raw_duckdb", "pandas", "contract_floor"]:
-        cells = []
-        for r in results:
-            m = r["stages"][name] if name in STAGES else r.get(name)
-            cells.append(f"{m['wall_s']:.1f} s / {m['cpu_s']:.1f} s / {m['peak_rss_mb']:.0f} MB"
-                         if m else "")  # fmt: skip
-        label = {"whole_run": "**whole run** (sum)", "rerun": "no-change `exams run`",
-                 "raw_duckdb": "raw DuckDB", "pandas": "pandas",
-                 "contract_floor": "contract floor"}.get(name, f"`{name}`")  # fmt: skip
-        rows.append([label + " (wall / cpu / peak RSS)", *cells])
-    for key, label in (("transform_vs_raw", "transform / raw DuckDB"),
-                       ("run_vs_raw", "whole run / raw DuckDB"),
-                       ("pandas_vs_run", "pandas / whole run")):  # fmt: skip
-        op, target = TARGETS[key]
-        rows.append([f"{label} (wall; cpu) — target {op} {target:g}",
-                     *(f"{r['ratios'][key]:.2f}; {r['ratios']['cpu_' + key]:.2f}" for r in results)])  # fmt: skip
-    rows.append(
-        ["peak memory GB — target <= 2", *(f"{r['ratios']['peak_rss_gb']:.2f}" for r in results)]
-    )
-    rows.append(
-        ["no-change run s — target <= 10", *(f"{r['ratios']['rerun_s']:.2f}" for r in results)]
-    )
-    rows.append(["whole run / contract floor (wall; cpu)",
-                 *(f"{r['ratios']['run_vs_floor']:.2f}; {r['ratios']['cpu_run_vs_floor']:.2f}"
-                   if "run_vs_floor" in r["ratios"] else "" for r in results)])  # fmt: skip
-    rows.append(["marts identical to the references",
-                 *("yes" if r["agreement"]["ok"] else "**no** (see below)" for r in results)])  # fmt: skip
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(out)
+    """One markdown table, a column per result (sorted by scale): every process as wall / CPU /
+    peak RSS, then the ratios as wall; CPU, the headline first."""
+
+    def cell(m: dict) -> str:
+        return f"{m['wall_s']:.1f} s / {m['cpu_s']:.1f} s / {m['peak_rss_mb']:.0f} MB"
+
+    results = sorted(results, key=lambda r: r["scale"])
+    rows = [
+        ["", *(f"{r['data']['rows']:,} rows" for r in results)],
+        ["code, date", *(f"`{(r['code'].get('commit') or r['code'].get('id', '?'))[:7]}`"
+                         f"{' (dirty)' if r['code'].get('dirty') else ''}, {r['date']}"
+                         for r in results)],  # fmt: skip
+        ["load average before / after",
+         *(f"{r['load_average']['before']} / {r['load_average']['after']}" for r in results)],
+    ]  # fmt: skip
+    for name, label in [*((s, f"`{s}` (wall / CPU / peak)") for s in STAGES), *CONTENDERS.items()]:
+        rows.append([label, *(cell(measure(r, name)) for r in results)])
+    for i, (key, label, _, _) in enumerate(RATIOS):
+        values = [ratios(r) for r in results]
+        text = [f"{q[key]:.2f}; {q['cpu_' + key]:.2f}" for q in values]
+        rows.append([f"**{label}** (wall; CPU)", *(f"**{t}**" for t in text)] if i == 0
+                    else [f"{label} (wall; CPU)", *text])  # fmt: skip
+    rows += [
+        ["peak memory, GB (largest stage)", *(f"{ratios(r)['peak_rss_gb']:.2f}" for r in results)],
+        ["no-change run left the publication alone",
+         *("yes" if r["rerun"].get("detected_no_change") else "**no**" for r in results)],
+        ["marts identical to the references",
+         *("yes" if r["agreement"]["ok"] else "**no**" for r in results)],
+    ]  # fmt: skip
+    lines = ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join([lines[0], "|---" * len(rows[0]) + "|", *lines[1:]])
+
+
+def write_results(r: dict, results_dir: Path, runs_dir: Path) -> Path:
+    """<results_dir>/<scale>.json and .png, and the JSON again as <runs_dir>/<scale>-<code>.json."""
+    from chart import render
+
+    text = json.dumps(r, indent=2, ensure_ascii=False) + "\n"
+    for folder in (results_dir, runs_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    (runs_dir / f"{r['scale']}-{r['code']['id']}.json").write_text(text)
+    path = results_dir / f"{r['scale']}.json"
+    path.write_text(text)
+    render(r, path.with_suffix(".png"))
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    ap.add_argument("--scale", type=int, help=f"épreuve rows, about (default {DEFAULT_SCALE:,}; "
-                    f"{SMOKE_SCALE:,} with --smoke)")  # fmt: skip
-    ap.add_argument("--sessions", help="comma list within 2020–2031 (default 2020–2029)")
-    ap.add_argument("--seed", type=int, default=20250704)
-    ap.add_argument("--smoke", action="store_true", help="quick check, results not kept")
-    ap.add_argument("--work", type=Path, default=HERE / "data", help="data folder (gitignored)")
-    ap.add_argument("--results", type=Path, default=HERE / "results")
-    ap.add_argument("--no-chart", action="store_true")
-    ap.add_argument("--ref", help="benchmark this git revision (e.g. HEAD) from a snapshot "
-                    "instead of the working tree")  # fmt: skip
-    ap.add_argument("--code", type=Path, help="benchmark this code tree (a copy of the repo) "
-                    "instead of the working tree")  # fmt: skip
-    ap.add_argument("--tag", default="", help="suffix of the results files (e.g. a fix's name)")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n", 1)[1])  # fmt: skip
+    ap.add_argument("--scale", type=int, help=f"épreuve rows, about (default {DEFAULT_SCALE}; "
+                    f"{SMOKE_SCALE} with --smoke)")  # fmt: skip
+    ap.add_argument("--smoke", action="store_true", help="a quick check of agreement (2 sessions)")
+    code = ap.add_mutually_exclusive_group()
+    code.add_argument("--ref", help="benchmark this git revision (from a snapshot)")
+    code.add_argument("--code", type=Path, help="benchmark this copy of the repository")
+    ap.add_argument("--work", type=Path, default=DATA_DIR, help="data folder (default %(default)s)")
+    ap.add_argument("--results", type=Path, default=RESULTS_DIR,
+                    help="where <scale>.json and .png go (--smoke: <work>/smoke/results)")  # fmt: skip
     ap.add_argument("--markdown", nargs="+", type=Path, metavar="JSON",
-                    help="print a markdown table of these result files and exit")  # fmt: skip
+                    help="print the table of these result files and exit")  # fmt: skip
     args = ap.parse_args(argv)
     if args.markdown:
         print(markdown([json.loads(p.read_text()) for p in args.markdown]))
         return 0
+    logging.basicConfig(format="[bench %(asctime)s] %(message)s", datefmt="%H:%M:%S")
+    log.setLevel(logging.INFO)
 
-    code_root = sha = None
-    if args.code:  # e.g. a patched copy of a snapshot, to measure a proposed fix
-        code_root = args.code.resolve()
-        sys.path.insert(0, str(code_root / "src"))
-        log(f"benchmarking the code tree {code_root}")
-    elif args.ref:
+    code_root, sha = None, None
+    if args.ref:
         code_root, sha = snapshot(args.ref, args.work)
-        sys.path.insert(0, str(code_root / "src"))  # the snapshot's generator too
-        log(f"benchmarking {args.ref} = {sha[:12]} from {code_root}")
+    elif args.code:
+        code_root = args.code.resolve()
+    version = code_version(code_root, sha)
+    log.info("benchmarking %s (%s)", version["id"], version["root"])
+    scale = args.scale or (SMOKE_SCALE if args.smoke else DEFAULT_SCALE)
+    base = args.work / ("smoke" if args.smoke else f"scale-{scale}")
+    data = generate(base / "raw", scale, SMOKE_SESSIONS if args.smoke else SESSIONS)
+    read_all(sorted((base / "raw").glob("*.csv")))  # into the page cache, for everyone
 
-    if args.scale is None:
-        args.scale = SMOKE_SCALE if args.smoke else DEFAULT_SCALE
-    if args.sessions:
-        sessions = [int(s) for s in args.sessions.split(",")]
-    else:
-        sessions = SMOKE_SESSIONS if args.smoke else DEFAULT_SESSIONS
-    base = (args.work / "smoke") if args.smoke else (args.work / f"scale-{args.scale}")
-    data = generate(base / "raw", args.scale, sessions, args.seed)
-    count_rows(sorted((base / "raw").glob("*.csv")))  # warm the page cache for everyone
-
-    logs = base / "logs" / (args.tag or "main")  # kept per tag: compare a fix with the base
+    logs = base / "logs" / version["id"]
     for d in (base / "warehouse", base / "extracts", base / "out", logs):  # cold state
         shutil.rmtree(d, ignore_errors=True)
+    logs.mkdir(parents=True)
+    (base / "out").mkdir()
     env = child_env(base, code_root)
     import duckdb
     import pandas
 
     r: dict = {
         "date": dt.date.today().isoformat(),
-        "scale": args.scale,
+        "scale": scale,
         "smoke": args.smoke,
         "data": data,
+        "code": version,
         "machine": {
             "cores": os.cpu_count(),
             "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
@@ -499,91 +415,25 @@ def main(argv: list[str] | None = None) -> int:
             "duckdb": duckdb.__version__,
             "pandas": pandas.__version__,
             "platform": platform.platform(),
-        },  # fmt: skip
-        "code": code_version(code_root, sha),
+        },
         "load_average": {"before": round(os.getloadavg()[0], 2)},
-        "stages": {},
     }
-    failed = False
-    for stage in STAGES:
-        r["stages"][stage] = m = timed(stage, exams_cmd(stage), env, logs / f"{stage}.log")
-        if m["rc"] != 0:
-            failed = True
-            break
-    if not failed:
-        stages = r["stages"].values()
-        r["whole_run"] = {
-            "wall_s": round(sum(m["wall_s"] for m in stages), 3),
-            "cpu_s": round(sum(m["cpu_s"] for m in stages), 3),
-            "peak_rss_mb": max(m["peak_rss_mb"] for m in stages),
-        }
-        r["rerun"] = m = timed("no-change", exams_cmd("run"), env, logs / "rerun.log")
-        text = Path(m["log"]).read_text(errors="replace")
-        m["detected_no_change"] = "no new or changed export" in text
-        if not m["detected_no_change"]:
-            log("the second `exams run` did not detect that nothing changed")
-        failed |= m["rc"] != 0
-    py = [sys.executable]
-    r["raw_duckdb"] = timed("raw DuckDB", py + [str(HERE / "raw_duckdb.py"), "--raw-dir",
-                            str(base / "raw"), "--out", str(base / "out" / "raw_duckdb")],
-                            env, logs / "raw_duckdb.log")  # fmt: skip
-    r["pandas"] = timed("pandas", py + [str(HERE / "pandas_ref.py"), "--raw-dir",
-                        str(base / "raw"), "--out", str(base / "out" / "pandas")],
-                        env, logs / "pandas.log")  # fmt: skip
-    r["csv_load"] = timed("DuckDB CSV load", py + [str(HERE / "csv_load.py"), "--raw-dir",
-                          str(base / "raw"), "--db", str(base / "out" / "csv_load.duckdb")],
-                          env, logs / "csv_load.log")  # fmt: skip
-    (base / "out" / "csv_load.duckdb").unlink(missing_ok=True)
-    floor_db = base / "out" / "contract_floor.duckdb"
-    r["contract_floor"] = timed("contract floor", py + [str(HERE / "contract_floor.py"),
-                                "--raw-dir", str(base / "raw"), "--db", str(floor_db),
-                                "--out", str(base / "out" / "contract_floor")],
-                                env, logs / "contract_floor.log")  # fmt: skip
-    references = ("raw_duckdb", "pandas", "csv_load", "contract_floor")
-    failed |= any(r[name]["rc"] != 0 for name in references)
-    if failed:
-        log("a process failed: no comparison")
+    pipeline = run_pipeline(base, env, logs)
+    references = run_references(base, env, logs) if pipeline else None
+    if pipeline is None or references is None:
+        log.error("a process failed: no comparison (logs in %s)", logs)
         return 2
-
     r["load_average"]["after"] = round(os.getloadavg()[0], 2)
-    marts = load_marts(base)
-    raw = load_parquet(base / "out" / "raw_duckdb")
-    pdf = load_parquet(base / "out" / "pandas")
-    floor = load_parquet(base / "out" / "contract_floor")
-    problems = (
-        compare(marts, raw, "pipeline vs raw DuckDB")
-        + compare(marts, pdf, "pipeline vs pandas")
-        + compare(marts, floor, "pipeline vs contract floor")
-        + compare_published(base, floor_db)
-    )
-    floor_db.unlink(missing_ok=True)
-    r["agreement"] = {
-        "ok": not problems,
-        "problems": problems,
-        "pass_rates_rows": len(marts["pass_rates"]),
-        "block_capitalisation_rows": len(marts["block_capitalisation"]),
-        "candidates_registered": int(marts["pass_rates"]["registered"].sum()),
-        "candidates_incomplete": int(marts["pass_rates"]["incomplete"].sum()),
-        "pipeline_quarantined_rows": marts["quarantine"],
-        "tolerance": TOLERANCE,
-    }
+    r.update(pipeline, **references)
+    r["agreement"] = agreement(base / "warehouse" / "results.duckdb", base / "out")
     r["ratios"] = ratios(r)
-    r["targets"] = {k: f"{op} {v:g}" for k, (op, v) in TARGETS.items()}
-
-    out_dir = (base / "results") if args.smoke else args.results
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / f"{r['date']}-{args.scale}{'-' + args.tag if args.tag else ''}"
-    stem.with_suffix(".json").write_text(json.dumps(r, indent=2, ensure_ascii=False) + "\n")
-    if not args.no_chart:
-        from chart import render
-
-        r["chart"] = [str(p) for p in render(r, stem)]
-        stem.with_suffix(".json").write_text(json.dumps(r, indent=2, ensure_ascii=False) + "\n")
-    print(table(r))
-    print(f"\nresults: {stem.with_suffix('.json')}")
-    for p in problems:
+    results_dir = (base / "results") if args.smoke else args.results
+    path = write_results(r, results_dir, args.work / "runs")
+    print(markdown([r]))
+    print(f"\nresults: {path} and {path.with_suffix('.png')}")
+    for p in r["agreement"]["problems"]:
         print("DISAGREEMENT:", p)
-    return 1 if problems else 0
+    return 1 if r["agreement"]["problems"] else 0
 
 
 if __name__ == "__main__":

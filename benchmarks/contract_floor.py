@@ -1,14 +1,13 @@
 """The contract's floor: the least work warehouse-contract.md asks for, hand-written in DuckDB.
 
-    python benchmarks/contract_floor.py --raw-dir DIR --db FILE --out DIR [--key KEY]
+    python benchmarks/contract_floor.py --raw-dir DIR --db FILE
 
 Runs contract_floor.sql in one DuckDB file (DuckDB's defaults: all cores): keeps every row of
 the latest export of each (session, académie), computes the keyed hash once per candidate and
-writes the five published marts; then copies pass_rates and block_capitalisation to --out for
-the agreement check (bench.py also compares fct_candidate_session and fct_unit_result with the
-pipeline's). No validation, line numbers, audit, tests, checks, publication or extracts: a
-bound below any implementation of the contract, to tell the contract's own cost from the
-pipeline's overhead.
+writes every published mart as a table of --db, which bench.py compares with the pipeline's. No
+validation, line numbers, audit, tests, checks, publication or extracts: a bound below any
+implementation of the contract, to tell the contract's own cost from the pipeline's overhead.
+Prints each statement's time.
 """
 
 from __future__ import annotations
@@ -16,13 +15,12 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import os
 import sys
 import time
 from pathlib import Path
 
 import duckdb
-from bench_common import SEEDS_DIR, copy_marts, latest_exports, reference_script
+from bench_common import PSEUDONYM_KEY, SEEDS_DIR, latest_exports, reference_script
 
 SQL = Path(__file__).with_suffix(".sql")
 
@@ -51,11 +49,11 @@ def unit_sql() -> dict[str, str]:
     }
 
 
-def run(raw_dir: Path, db: Path, out: Path, key: bytes) -> None:
+def run(raw_dir: Path, db: Path) -> None:
     files = latest_exports(raw_dir)
     if not files:
         raise SystemExit(f"no export in {raw_dir}")
-    ipad, opad = key_pads(key)
+    ipad, opad = key_pads(PSEUDONYM_KEY.encode())
     sql = reference_script(SQL, files, ipad=ipad, opad=opad, **unit_sql())
     db.unlink(missing_ok=True)
     con = duckdb.connect(str(db))
@@ -65,7 +63,6 @@ def run(raw_dir: Path, db: Path, out: Path, key: bytes) -> None:
         con.execute(statement)
         first = next(line for line in statement.splitlines() if line and not line.startswith("--"))
         print(f"{time.perf_counter() - started:7.2f} s  {first}", flush=True)
-    copy_marts(con, out)
     con.close()
 
 
@@ -73,10 +70,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--raw-dir", type=Path, required=True)
     ap.add_argument("--db", type=Path, required=True)
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--key", default=os.environ.get("EXAMS_PSEUDONYM_KEY", "bench"))
     args = ap.parse_args()
-    run(args.raw_dir, args.db, args.out, args.key.encode())
+    run(args.raw_dir, args.db)
     return 0
 
 

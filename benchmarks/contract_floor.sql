@@ -1,14 +1,14 @@
 -- The contract's floor: the least work any implementation of warehouse-contract.md must do on
 -- the benchmark's clean files, hand-written in DuckDB (one process, one file, no dbt, tests,
--- checks or audit): keep every row (DuckDB's own CSV load, typed), compute the keyed
--- hash once per candidate, and write the five published marts, among them fct_unit_result
--- (one row per candidate × unit, with its 64-character candidate_key).
+-- checks or audit): keep every row (DuckDB's own CSV load, typed), compute the keyed hash once
+-- per candidate, and write every published mart, among them fct_unit_result (one row per
+-- candidate × unit, with its 64-character candidate_key).
 -- It validates nothing (clean data: the pipeline's quarantine is empty) and keeps no line
 -- numbers, so it is below any real implementation. Run after reference_data.sql and before
--- reference_marts.sql (pass_rates, block_capitalisation), like raw_duckdb.sql. Placeholders (in double braces) filled by contract_floor.py: files as in
--- raw_duckdb.sql; ipad and opad, the HMAC-SHA256 pads of the benchmark's key (hex); unit_sums,
--- per unit its weight and weighted points (one pair of sums per unit); unit_weight and
--- unit_points, a CASE over the unit index picking that pair.
+-- reference_marts.sql (pass_rates, block_capitalisation), like raw_duckdb.sql. Placeholders
+-- filled by contract_floor.py: files as in raw_duckdb.sql; ipad and opad, the HMAC-SHA256 pads
+-- of the benchmark's key (hex); unit_sums, per unit its weight and weighted points (one pair of
+-- sums per unit); unit_weight and unit_points, a CASE over the unit index picking that pair.
 
 -- every row, typed as read (names and birth dates are not kept: the contract never needs them)
 CREATE TABLE export_rows AS
@@ -46,7 +46,7 @@ WITH r AS (
         END AS pts,
         f.statut IN ('NOTE', 'ABJ', 'BEN') AS counts
     FROM export_rows AS f
-    JOIN epreuves AS e ON e.code_epreuve = f.code_epreuve
+    JOIN epreuves AS e ON e.epreuve_code = f.code_epreuve
 )
 SELECT
     session, numero_candidat,
@@ -142,8 +142,38 @@ SELECT
     count(*) FILTER (WHERE decision = 'ADMIS') AS admitted,
     CAST(count(*) FILTER (WHERE decision = 'ADMIS')
         / nullif(count(*) FILTER (WHERE is_complete AND (has_note OR is_vae)), 0) AS DOUBLE)
-        AS pass_rate
+        AS pass_rate,
+    wilson_bound(count(*) FILTER (WHERE decision = 'ADMIS'),
+        count(*) FILTER (WHERE is_complete AND (has_note OR is_vae)), 'low') AS pass_rate_low,
+    wilson_bound(count(*) FILTER (WHERE decision = 'ADMIS'),
+        count(*) FILTER (WHERE is_complete AND (has_note OR is_vae)), 'high') AS pass_rate_high
 FROM decided
+GROUP BY ALL;
+
+CREATE TABLE outcome_counts AS
+SELECT
+    session, academy_code, coalesce(uai_etablissement, 'NONE') AS uai_etablissement,
+    candidate_category, access_route, sex,
+    count(*) AS registered,
+    count(*) FILTER (WHERE NOT is_complete) AS incomplete,
+    count(*) FILTER (WHERE is_complete AND (has_note OR is_vae)) AS present,
+    count(*) FILTER (WHERE decision = 'ADMIS') AS admitted,
+    count(*) FILTER (WHERE decision = 'CONTROLE') AS controle,
+    count(*) FILTER (WHERE decision = 'REFUSE') AS refused,
+    count(*) FILTER (WHERE decision = 'ABSENT') AS absent
+FROM decided
+GROUP BY ALL;
+
+CREATE TABLE national_pass_rates AS
+SELECT
+    session, candidate_category, access_route,
+    sum(registered) AS registered, sum(incomplete) AS incomplete, sum(present) AS present,
+    sum(admitted) AS admitted, sum(controle) AS controle, sum(refused) AS refused,
+    sum(absent) AS absent,
+    CAST(sum(admitted) / nullif(sum(present), 0) AS DOUBLE) AS pass_rate,
+    wilson_bound(sum(admitted), sum(present), 'low') AS pass_rate_low,
+    wilson_bound(sum(admitted), sum(present), 'high') AS pass_rate_high
+FROM outcome_counts
 GROUP BY ALL;
 
 -- what reference_marts.sql counts (block_capitalisation from unit_results: from the candidates,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from bench_common import BLOCKS, PASS_RATES, SEEDS_DIR, latest_exports
+from bench_common import BLOCKS, OLD_SEED_COLUMNS, PASS_RATES, SEEDS_DIR, latest_exports
 
 USECOLS = ["session", "code_academie", "numero_candidat", "categorie_candidat", "code_epreuve",
            "statut", "note"]  # fmt: skip
@@ -43,14 +43,15 @@ def read_rows(raw_dir: Path) -> pd.DataFrame:
 
 def compute(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     epreuves = pd.read_csv(SEEDS_DIR / "ref_epreuves.csv", dtype={"block_code": str})
+    epreuves = epreuves.rename(columns=OLD_SEED_COLUMNS)
     categories = pd.read_csv(SEEDS_DIR / "ref_candidate_categories.csv")
     academies = pd.read_csv(SEEDS_DIR / "ref_academies.csv", dtype={"academy_code": str})
     n_mandatory = int(epreuves["is_mandatory"].sum())
 
     df = rows.rename(columns={"code_academie": "academy_code",
                               "categorie_candidat": "candidate_category"})  # fmt: skip
-    df = df.merge(epreuves[["code_epreuve", "unit_code", "block_code", "coefficient",
-                            "is_mandatory"]], on="code_epreuve")  # fmt: skip
+    df = df.merge(epreuves[["epreuve_code", "unit_code", "block_code", "coefficient",
+                            "is_mandatory"]], left_on="code_epreuve", right_on="epreuve_code")  # fmt: skip
     grade = (df["note"] * 100).round().astype("Int64")
     df["points"] = grade.where(df["statut"] != "ABJ", 0).fillna(0).astype("int64")
     counts = df["is_mandatory"] & df["statut"].isin(["NOTE", "ABJ", "BEN"])

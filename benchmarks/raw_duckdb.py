@@ -3,7 +3,8 @@
     python benchmarks/raw_duckdb.py --raw-dir DIR --out DIR
 
 Runs raw_duckdb.sql (in memory, DuckDB's defaults: all cores) on the latest export of each
-(session, académie) and writes pass_rates.parquet and block_capitalisation.parquet into --out.
+(session, académie) and writes pass_rates.parquet and block_capitalisation.parquet into --out
+(what bench.py compares).
 Expects the benchmark's dialect (UTF-8, `;`, decimal comma, canonical header), which is what a
 script written for one known feed would assume.
 """
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 import duckdb
-from bench_common import copy_marts, latest_exports, reference_script
+from bench_common import REFERENCE_MARTS, latest_exports, reference_script
 
 SQL = Path(__file__).with_suffix(".sql")
 
@@ -26,7 +27,9 @@ def run(raw_dir: Path, out: Path) -> None:
         raise SystemExit(f"no export in {raw_dir}")
     con = duckdb.connect()
     con.execute(reference_script(SQL, files))
-    copy_marts(con, out)
+    out.mkdir(parents=True, exist_ok=True)
+    for table in REFERENCE_MARTS:
+        con.execute(f"COPY {table} TO '{out / table}.parquet' (FORMAT parquet)")
     con.close()
 
 

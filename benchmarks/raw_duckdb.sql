@@ -26,7 +26,7 @@ WITH r AS (
             'code_epreuve': 'VARCHAR', 'forme': 'VARCHAR', 'statut': 'VARCHAR',
             'note': 'DECIMAL(5,2)', 'session_origine': 'VARCHAR', 'decision': 'VARCHAR',
             'moyenne': 'VARCHAR'}) AS f
-    JOIN epreuves AS e ON e.code_epreuve = f.code_epreuve
+    JOIN epreuves AS e ON e.epreuve_code = f.code_epreuve
 )
 SELECT
     session, numero_candidat,

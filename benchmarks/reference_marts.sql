@@ -1,6 +1,7 @@
 -- marts.pass_rates and marts.block_capitalisation as the contract counts them (domain.md,
--- counting definitions), the last statements of both hand-written references
--- (bench_common.reference_script appends this file). Each script first defines two views:
+-- counting definitions; the Wilson interval of each rate), the last statements of both
+-- hand-written references (bench_common.reference_script appends this file). Each script first
+-- defines two views:
 --   candidate_results  one row per registered candidate: session, academy_code,
 --                      candidate_category, access_route, is_complete, is_present, decision
 --   unit_results       one row per complete candidate × unit it has: the same plus unit_code,
@@ -18,7 +19,11 @@ SELECT
     count(*) FILTER (WHERE c.decision = 'ABSENT') AS absent,
     CAST(count(*) FILTER (WHERE c.decision = 'ADMIS')
         / nullif(count(*) FILTER (WHERE c.is_complete AND c.is_present), 0) AS DOUBLE)
-        AS pass_rate
+        AS pass_rate,
+    wilson_bound(count(*) FILTER (WHERE c.decision = 'ADMIS'),
+        count(*) FILTER (WHERE c.is_complete AND c.is_present), 'low') AS pass_rate_low,
+    wilson_bound(count(*) FILTER (WHERE c.decision = 'ADMIS'),
+        count(*) FILTER (WHERE c.is_complete AND c.is_present), 'high') AS pass_rate_high
 FROM candidate_results AS c
 LEFT JOIN academies AS a ON a.academy_code = c.academy_code
 GROUP BY ALL;
@@ -32,6 +37,10 @@ SELECT
         AND decision IS DISTINCT FROM 'ADMIS') AS acquired_by_non_admitted,
     count(*) FILTER (WHERE is_vae_validated) AS vae_validated,
     CAST(count(*) FILTER (WHERE is_acquired) / nullif(count(*) FILTER (WHERE is_assessed), 0)
-        AS DOUBLE) AS acquisition_rate
+        AS DOUBLE) AS acquisition_rate,
+    wilson_bound(count(*) FILTER (WHERE is_acquired), count(*) FILTER (WHERE is_assessed), 'low')
+        AS acquisition_rate_low,
+    wilson_bound(count(*) FILTER (WHERE is_acquired), count(*) FILTER (WHERE is_assessed), 'high')
+        AS acquisition_rate_high
 FROM unit_results
 GROUP BY ALL;
