@@ -1,14 +1,18 @@
-"""Test helpers: small exports written by the project's generator, edited line by line."""
+"""Test helpers: small exports written by the project's generator, edited line by line, and
+ingest runs into a temporary state."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import numpy as np
 
+from exams import reference, settings
 from exams.generator import COLUMNS, DIALECTS, Dialect, _file_table, export_name, write_export
-from exams.ingest import load
+from exams.ingest import run as ingest_run
+from exams.ingest import state
 
 PLAIN = DIALECTS[0]  # utf-8, ';', decimal comma, \n
 KEY = b"test-key"
@@ -17,8 +21,6 @@ KEY = b"test-key"
 def write_clean(folder: Path, session: int = 2025, academy: str = "10", n: int = 4,
                 dialect: Dialect = PLAIN, seed: int = 7, name: str | None = None) -> Path:  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
-    from datetime import datetime
-
     table = _file_table(np.random.default_rng(seed), session, academy, n, 0.0)
     path = folder / (name or export_name(session, academy, datetime(session, 7, 4, 18, 30)))
     write_export(table, path, dialect)
@@ -39,10 +41,21 @@ def set_field(lines: list[list[str]], line_number: int, **values: str) -> None:
         lines[line_number - 1][COLUMNS.index(col)] = value
 
 
-def ingest(raw: Path, tmp: Path) -> duckdb.DuckDBPyConnection:
-    db = tmp / "state" / "build.duckdb"
-    load.run(raw, db, tmp / "state" / "work", KEY)
-    return duckdb.connect(str(db), read_only=True)
+def ingest_settings(raw: Path, tmp: Path, **overrides: object) -> settings.Settings:
+    """Settings of an ingest into `tmp/state` (no environment read)."""
+    return settings.load({}, raw_dir=raw, warehouse=tmp / "wh" / "results.duckdb",
+                         state_dir_override=tmp / "state", mode="test", **overrides)  # fmt: skip
+
+
+def run_ingest(raw: Path, tmp: Path, key: bytes = KEY, **overrides: object):
+    return ingest_run.run(ingest_settings(raw, tmp, **overrides), key)
+
+
+def ingest(raw: Path, tmp: Path, key: bytes = KEY, **overrides: object) -> duckdb.DuckDBPyConnection:
+    """Ingest `raw` and open the build database read-only."""
+    s = ingest_settings(raw, tmp, **overrides)
+    ingest_run.run(s, key)
+    return duckdb.connect(str(s.build_db), read_only=True)
 
 
 def parse(path: Path, tmp: Path) -> duckdb.DuckDBPyConnection:
@@ -50,11 +63,13 @@ def parse(path: Path, tmp: Path) -> duckdb.DuckDBPyConnection:
     (names included: they are read, checked for layout, and never stored)."""
     from exams.ingest.files import scan
     from exams.ingest.read import read_batch
+    from exams.ingest.run import Ingest
 
+    s = ingest_settings(path.parent, tmp)
     con = duckdb.connect()
-    load.init_schema(con)
-    load.load_reference(con)
-    pending = load.prepare(con, scan(path), path.stat(), load.AcademyRules(con), tmp)
+    state.init_schema(con)
+    reference.load_into(con)
+    pending = Ingest(con, s, KEY).prepare(scan(path, s.max_line_bytes))
     assert pending is not None
-    read_batch(con, [pending.sf], tmp)
+    read_batch(con, [pending.sf], COLUMNS, tmp, s.max_line_bytes)
     return con

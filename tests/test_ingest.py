@@ -7,11 +7,23 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import KEY, PLAIN, ingest, parse, read_lines, set_field, write_clean, write_lines
+from helpers import (
+    KEY,
+    PLAIN,
+    ingest,
+    ingest_settings,
+    parse,
+    read_lines,
+    run_ingest,
+    set_field,
+    write_clean,
+    write_lines,
+)
 
+from exams import reference
 from exams.generator import DIALECTS
-from exams.ingest import load
-from exams.ingest.rules import REASONS
+from exams.ingest import keys
+from exams.ingest import run as ingest_run
 
 
 def quarantine(con) -> dict[int, str]:
@@ -61,7 +73,7 @@ def test_candidate_key_is_the_hmac_of_the_number(tmp_path: Path) -> None:
     numero, key = con.execute(
         "SELECT numero_candidat, candidate_key FROM raw.current_rows LIMIT 1"
     ).fetchone()
-    assert key == load.candidate_key(numero, KEY)
+    assert key == keys.candidate_key(numero, KEY)
 
 
 ROW_CASES = {
@@ -103,7 +115,7 @@ def test_each_row_rule_quarantines_with_line_and_reason(tmp_path: Path, code: st
     write_lines(path, lines)
     con = ingest(tmp_path / "raw", tmp_path)
     assert quarantine(con) == {target: code}
-    assert code in REASONS
+    assert reference.reason(code).scope == "row"
     total, loaded, quarantined = con.execute(
         "SELECT rows_total, rows_loaded, rows_quarantined FROM raw.file_manifest"
     ).fetchone()
@@ -150,7 +162,7 @@ def _reject(tmp_path: Path, edit, name: str | None = None) -> tuple[str, str, in
     edit(path)
     con = ingest(tmp_path / "raw", tmp_path)
     status, reason, total, quarantined = con.execute(
-        "SELECT status, reason, rows_total, rows_quarantined FROM raw.file_manifest"
+        "SELECT status, reason_code, rows_total, rows_quarantined FROM raw.file_manifest"
     ).fetchone()
     lines = con.execute("SELECT count(*), min(line_number) FROM raw.quarantine").fetchone()
     assert status == "REJECTED" and total == quarantined and lines == (total, 2 if total else None)
@@ -223,22 +235,20 @@ def test_corrections_supersede_duplicates_change_nothing_rejections_never_replac
 def test_rerun_is_incremental_and_identical(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     write_clean(raw, seed=1)
-    db = tmp_path / "state" / "build.duckdb"
-    first = load.run(raw, db, tmp_path / "w", KEY)
-    load.published_marker(db).write_text(first.fingerprint)
-    second = load.run(raw, db, tmp_path / "w", KEY)
-    assert first.fingerprint == second.fingerprint
-    assert second.changed is False
+    first = run_ingest(raw, tmp_path)
+    second = run_ingest(raw, tmp_path)
+    assert first.manifest_fingerprint == second.manifest_fingerprint
     write_clean(raw, session=2024, seed=2)
-    third = load.run(raw, db, tmp_path / "w", KEY)
-    assert third.changed and third.files == 2
+    third = run_ingest(raw, tmp_path)
+    assert third.manifest_fingerprint != first.manifest_fingerprint and third.files == 2
 
 
 def test_a_seed_correction_rechecks_cached_rows(tmp_path: Path, monkeypatch) -> None:
     """Making E1 CCF-possible in the reference data un-quarantines a cached CCF row."""
     seeds = tmp_path / "seeds"
-    shutil.copytree(load.SEEDS_DIR, seeds)
-    monkeypatch.setattr(load, "SEEDS_DIR", seeds)
+    shutil.copytree(reference.SEEDS_DIR, seeds)
+    monkeypatch.setattr(reference, "SEEDS_DIR", seeds)
+    reference.rows.cache_clear()
     path = write_clean(tmp_path / "raw")
     lines = read_lines(path)
     target = next(i + 1 for i, f in enumerate(lines) if i >= 8 and f[9] == "E1")
@@ -251,9 +261,11 @@ def test_a_seed_correction_rechecks_cached_rows(tmp_path: Path, monkeypatch) -> 
     epreuves.write_text(epreuves.read_text().replace(
         "E1,U1,,Culture générale et expression,3,true,false,true",
         "E1,U1,,Culture générale et expression,3,true,true,true"))  # fmt: skip
+    reference.rows.cache_clear()
     con = ingest(tmp_path / "raw", tmp_path)
     assert quarantine(con) == {}
     assert con.execute("SELECT rows_quarantined FROM raw.file_manifest").fetchone()[0] == 0
+    reference.rows.cache_clear()
 
 
 def test_a_jury_average_above_20_is_valid(tmp_path: Path) -> None:
@@ -270,16 +282,16 @@ def test_a_jury_average_above_20_is_valid(tmp_path: Path) -> None:
 def test_a_run_killed_before_its_rows_were_stored_is_redone(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     write_clean(raw)
-    db = tmp_path / "state" / "build.duckdb"
-    load.run(raw, db, tmp_path / "w", KEY)
-    con = load.connect(db)
+    s = ingest_settings(raw, tmp_path)
+    run_ingest(raw, tmp_path)
+    con = ingest_run.connect(s)
     expected = con.execute("SELECT count(*) FROM raw.export_rows").fetchone()[0]
     # what a kill between parsing and flushing leaves: a file record without counts or rows
     con.execute("UPDATE ingest.files SET rows_total = NULL, rows_quarantined = NULL")
     con.execute("DELETE FROM raw.export_rows")
     con.close()
-    load.run(raw, db, tmp_path / "w", KEY)
-    con = load.connect(db)
+    run_ingest(raw, tmp_path)
+    con = ingest_run.connect(s)
     assert con.execute("SELECT count(*) FROM raw.export_rows").fetchone()[0] == expected > 0
     assert con.execute("SELECT rows_total FROM raw.file_manifest").fetchone()[0] == expected
 
@@ -287,19 +299,18 @@ def test_a_run_killed_before_its_rows_were_stored_is_redone(tmp_path: Path) -> N
 def test_a_new_key_rekeys_every_candidate(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     write_clean(raw)
-    db = tmp_path / "state" / "build.duckdb"
-    load.run(raw, db, tmp_path / "w", KEY)
-    load.run(raw, db, tmp_path / "w", b"another key")
-    con = load.connect(db)
+    run_ingest(raw, tmp_path)
+    con = ingest(raw, tmp_path, b"another key")
     pairs = con.execute("SELECT DISTINCT numero_candidat, candidate_key FROM raw.current_rows")
     pairs = pairs.fetchall()
-    assert pairs and all(k == load.candidate_key(n, b"another key") for n, k in pairs)
+    assert pairs and all(k == keys.candidate_key(n, b"another key") for n, k in pairs)
 
 
 def test_a_state_of_an_older_layout_is_rebuilt(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     write_clean(raw)
-    db = tmp_path / "state" / "build.duckdb"
+    s = ingest_settings(raw, tmp_path)
+    db = s.build_db
     db.parent.mkdir(parents=True)
     old = duckdb.connect(str(db))
     old.execute("CREATE SCHEMA ingest; CREATE SCHEMA raw")
@@ -307,7 +318,7 @@ def test_a_state_of_an_older_layout_is_rebuilt(tmp_path: Path) -> None:
     old.execute("CREATE TABLE raw.export_rows (file_name VARCHAR, nom VARCHAR)")
     old.execute("INSERT INTO raw.export_rows VALUES ('x.csv', 'Dupont')")
     old.close()
-    result = load.run(raw, db, tmp_path / "w", KEY)
-    con = load.connect(db)
+    result = run_ingest(raw, tmp_path)
+    con = ingest_run.connect(s)
     assert result.rows_total == con.execute("SELECT count(*) FROM raw.export_rows").fetchone()[0]
     assert result.rows_total > 0 and result.rows_quarantined == 0

@@ -9,7 +9,6 @@ hundredths: on a clean export they must agree with the pipeline's recomputation.
 
 from __future__ import annotations
 
-import csv
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,15 +19,21 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exams.settings import SEEDS_DIR
+from exams import reference
 
-EPREUVES = ["E1", "E2", "E3", "E4", "E5A", "E5B", "E6"]
-CCF_EPREUVES = {"E2", "E4", "E6"}
-COLUMNS = [
-    "session", "code_academie", "numero_candidat", "nom", "prenom", "date_naissance", "sexe",
-    "uai_etablissement", "categorie_candidat", "code_epreuve", "forme", "statut", "note",
-    "session_origine", "decision", "moyenne",
-]  # fmt: skip
+# the vocabularies come from the reference seeds (one source): épreuves, coefficients, CCF
+EPREUVES = reference.epreuves_where("is_mandatory")
+OPTIONAL = [e for e in reference.epreuves() if e not in EPREUVES]
+COEFFICIENTS = np.array([reference.coefficients()[e] for e in EPREUVES], dtype=np.int64)
+PROFESSIONAL = np.array(
+    [r["block_code"] != "" for r in reference.rows("ref_epreuves") if r["epreuve_code"] in EPREUVES]
+)
+CCF_EPREUVES = set(reference.epreuves_where("ccf_possible"))
+CCF_CATEGORIES = reference.categories_where("ccf_eligible")
+COLUMNS = reference.export_columns()
+PASS_MARK = int(reference.exam_rule("pass_mark")) * 100
+CONTROLE_MIN = int(reference.exam_rule("controle_min_average")) * 100
+CONTROLE_FROM = int(reference.exam_rule("controle_first_session"))
 
 # category: (share, mean ability, has establishment)
 CATEGORIES = {
@@ -81,8 +86,25 @@ class GeneratorConfig:
     # a later corrected export for the first (session, académie), one export delivered twice
     # (identical bytes, later name), one under a name outside the pattern (REJECTED)
     extras: bool = True
-    jury_mismatch_share: float = 0.0  # share of candidates whose reported decision is wrong
+    # share of candidates whose jury results differ from the rule: a non-admitted candidate's
+    # decision swapped between REFUSE and CONTROLE, an admitted one's average off by 0.01 (the
+    # counts of registered, present and admitted stay those of the rule)
+    jury_mismatch_share: float = 0.0
+    row_faults: bool = False  # a few rows breaking a rule, in every file but the first
+    small_establishment: bool = False  # 3 candidates of an établissement of their own per file
     dialects: list[Dialect] = field(default_factory=lambda: list(DIALECTS))
+
+
+# (export column, text written): each breaks one rule of export-format.md (row_faults)
+ROW_FAULTS: list[tuple[str, str]] = [
+    ("note", "21,5"),  # NOTE_OUT_OF_RANGE
+    ("note", "9,9999999"),  # NOTE_TOO_PRECISE: never rounded to 10
+    ("note", "1e1"),  # NOTE_NOT_A_NUMBER
+    ("code_epreuve", "E9"),  # UNKNOWN_EPREUVE
+    ("statut", "NT"),  # UNKNOWN_STATUT
+    ("uai_etablissement", "69ABC"),  # INVALID_UAI
+    ("moyenne", "11,255"),  # MOYENNE_TOO_PRECISE
+]
 
 
 def _header(dialect: Dialect, columns: list[str]) -> list[str]:
@@ -159,25 +181,25 @@ def _statuses(rng: np.random.Generator, c: dict, session: int) -> tuple[np.ndarr
 
 def _decide(session: int, status: np.ndarray, grade_h: np.ndarray, ef1_h: np.ndarray,
             is_vae: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Jury decision and reported average (hundredths, -1 = none), domain.md in integers."""
-    coef = np.array([3, 3, 3, 5, 2, 2, 3], dtype=np.int64)
-    counts = np.isin(status, ["NOTE", "ABJ", "BEN"])
-    val = np.where(np.isin(status, ["NOTE", "BEN"]), grade_h, 0)
+    """Jury decision and reported average (hundredths, -1 = none), domain.md in integers,
+    written apart from the dbt models (what each status counts as from ref_statuses)."""
+    coef = COEFFICIENTS
+    counts = np.isin(status, reference.statuses_where("counts_in_average"))
+    val = np.where(np.isin(status, reference.statuses_where("note_required")), grade_h, 0)
     den = (coef * counts).sum(axis=1)
-    bonus = np.where(ef1_h >= 0, np.maximum(ef1_h - 1000, 0), 0)
+    bonus = np.where(ef1_h >= 0, np.maximum(ef1_h - PASS_MARK, 0), 0)
     num = (coef * val * counts).sum(axis=1) + bonus
-    pro = slice(3, 7)
-    den_p = (coef[pro] * counts[:, pro]).sum(axis=1)
-    num_p = (coef[pro] * val[:, pro] * counts[:, pro]).sum(axis=1)
-    any_note = (status == "NOTE").any(axis=1) | (ef1_h >= 0)
-    any_ab = (status == "AB").any(axis=1)
-    admis = (den == 0) | (num >= 1000 * den)
+    den_p = (coef[PROFESSIONAL] * counts[:, PROFESSIONAL]).sum(axis=1)
+    num_p = (coef[PROFESSIONAL] * val[:, PROFESSIONAL] * counts[:, PROFESSIONAL]).sum(axis=1)
+    any_note = np.isin(status, reference.statuses_where("is_sat")).any(axis=1) | (ef1_h >= 0)
+    any_ab = np.isin(status, reference.statuses_where("is_unjustified_absence")).any(axis=1)
+    admis = (den == 0) | (num >= PASS_MARK * den)
     controle = (
-        (session >= 2022)
-        & (num >= 800 * den)
-        & (num < 1000 * den)
+        (session >= CONTROLE_FROM)
+        & (num >= CONTROLE_MIN * den)
+        & (num < PASS_MARK * den)
         & (den_p > 0)
-        & (num_p >= 1000 * den_p)
+        & (num_p >= PASS_MARK * den_p)
     )
     decision = np.select(
         [~any_note & ~is_vae, any_ab, admis, controle],
@@ -190,8 +212,12 @@ def _decide(session: int, status: np.ndarray, grade_h: np.ndarray, ef1_h: np.nda
 
 
 def _file_table(rng: np.random.Generator, session: int, academy: str, n: int,
-                mismatch: float, corrected: bool = False) -> pa.Table:  # fmt: skip
+                mismatch: float, corrected: bool = False, small_establishment: bool = False,
+                row_faults: bool = False) -> pa.Table:  # fmt: skip
     c = _candidates(rng, session, academy, n)
+    if small_establishment:  # three candidates of an établissement of their own (secrecy < 5)
+        with_uai = np.flatnonzero(c["uai"] != "")[:3]
+        c["uai"][with_uai] = f"0{academy}9990Z"
     status, grade_h, origin = _statuses(rng, c, session)
     if corrected:  # the jury corrected E1 grades of the first tenth of the candidates (+1.5)
         fix = (np.arange(n) < max(1, n // 10))[:, None] & (status == "NOTE")
@@ -203,7 +229,10 @@ def _file_table(rng: np.random.Generator, session: int, academy: str, n: int,
     ).astype(np.int64)
     decision, average = _decide(session, status, grade_h, ef1_h, c["cat"] == "VAE")
     wrong = rng.random(n) < mismatch
-    decision = np.where(wrong, np.where(decision == "ADMIS", "REFUSE", "ADMIS"), decision)
+    swapped = {"REFUSE": "CONTROLE", "CONTROLE": "REFUSE"}
+    decision = np.array([swapped.get(d, d) if w else d for d, w in zip(decision, wrong,
+                                                                        strict=True)])  # fmt: skip
+    average = np.where(wrong & (decision == "ADMIS") & (average >= 0), average + 1, average)
 
     k = len(EPREUVES)
     cand = np.repeat(np.arange(n), k)
@@ -213,7 +242,7 @@ def _file_table(rng: np.random.Generator, session: int, academy: str, n: int,
     og = origin.reshape(-1)
     extra = np.flatnonzero(takes_ef1)
     cand = np.concatenate([cand, extra])
-    ep = np.concatenate([ep, np.full(len(extra), "EF1")])
+    ep = np.concatenate([ep, np.full(len(extra), OPTIONAL[0])])
     st = np.concatenate([st, np.full(len(extra), "NOTE")])
     gh = np.concatenate([gh, ef1_h[extra]])
     og = np.concatenate([og, np.full(len(extra), -1)])
@@ -221,10 +250,9 @@ def _file_table(rng: np.random.Generator, session: int, academy: str, n: int,
     order = np.lexsort((ep_pos, cand))
     cand, ep, st, gh, og = cand[order], ep[order], st[order], gh[order], og[order]
 
-    ccf_ok = np.isin(c["cat"], ["SCOLAIRE_PUBLIC", "SCOLAIRE_PRIVE_SC", "APPRENTI_CFA_HAB",
-                                "FC_PUBLIC"])  # fmt: skip
+    ccf_ok = np.isin(c["cat"], CCF_CATEGORIES)
     forme = np.where(np.isin(ep, list(CCF_EPREUVES)) & ccf_ok[cand], "CCF", "PONCTUEL")
-    return pa.table(
+    table = pa.table(
         {
             "session": np.full(len(cand), str(session)),
             "code_academie": np.full(len(cand), academy),
@@ -244,6 +272,20 @@ def _file_table(rng: np.random.Generator, session: int, academy: str, n: int,
             "average_h": average[cand],
         }
     )
+    return _with_faults(table, rng) if row_faults else table
+
+
+def _with_faults(table: pa.Table, rng: np.random.Generator) -> pa.Table:
+    """One row per kind of ROW_FAULTS, at random lines, written as the fault's text."""
+    rows = rng.choice(np.arange(10, table.num_rows), size=len(ROW_FAULTS), replace=False)
+    columns = {name: table.column(name).to_pylist() for name in table.column_names}
+    text = {"note": [None] * table.num_rows, "moyenne": [None] * table.num_rows}
+    for row, (column, value) in zip(rows, ROW_FAULTS, strict=True):
+        if column in text:
+            text[column][row] = value
+        else:
+            columns[column][row] = value
+    return pa.table({**columns, "note_text": text["note"], "moyenne_text": text["moyenne"]})
 
 
 def write_export(table: pa.Table, path: Path, dialect: Dialect) -> None:
@@ -257,10 +299,13 @@ def write_export(table: pa.Table, path: Path, dialect: Dialect) -> None:
         "CASE WHEN {c} < 0 THEN '' ELSE replace(regexp_replace(regexp_replace("
         "printf('%d.%02d', {c} // 100, {c} % 100), '0$', ''), '\\.$', '.0'), '.', '{d}') END"
     )
+    faults = "note_text" in table.column_names  # texts written as they are (row faults)
     exprs = {
         "note": fmt.format(c="grade_h", d=dialect.decimal),
         "moyenne": fmt.format(c="average_h", d=dialect.decimal),
     }
+    if faults:
+        exprs = {col: f"coalesce({col}_text, {expr})" for col, expr in exprs.items()}
     select = ", ".join(
         "NULLIF(" + exprs.get(c, c) + f", '') AS \"{h}\""
         for c, h in zip(columns, header, strict=True)
@@ -303,7 +348,8 @@ def generate(out: Path, cfg: GeneratorConfig) -> list[Path]:
             n = max(5, int(cfg.candidates_per_file * rng.uniform(0.8, 1.2)))
             file_seed = [cfg.seed, session, int(academy)]
             table = _file_table(np.random.default_rng(file_seed), session, academy, n,
-                                cfg.jury_mismatch_share)  # fmt: skip
+                                cfg.jury_mismatch_share, False, cfg.small_establishment,
+                                cfg.row_faults and i > 0)  # fmt: skip
             at = datetime(session, 7, 4, 18, 30) + timedelta(minutes=7 * i)
             dialect = cfg.dialects[i % len(cfg.dialects)]
             path = out / export_name(session, academy, at)
@@ -312,7 +358,8 @@ def generate(out: Path, cfg: GeneratorConfig) -> list[Path]:
             if cfg.extras and i == 0:
                 # a corrected export a week later: new grades for a few candidates, recomputed
                 fixed = _file_table(np.random.default_rng(file_seed), session, academy, n,
-                                    cfg.jury_mismatch_share, corrected=True)  # fmt: skip
+                                    cfg.jury_mismatch_share, True, cfg.small_establishment,
+                                    cfg.row_faults)  # fmt: skip
                 path2 = out / export_name(session, academy, at + timedelta(days=7))
                 write_export(fixed, path2, dialect)
                 written.append(path2)
@@ -328,17 +375,13 @@ def generate(out: Path, cfg: GeneratorConfig) -> list[Path]:
 
 
 def sample_config() -> GeneratorConfig:
-    """The committed sample's settings (data/raw)."""
-    return GeneratorConfig()
+    """The committed sample's settings (data/raw), small and showing every feature: three
+    sessions and académies, every category (all six routes) and both sexes, a correction, a
+    duplicate, a misnamed file (rejected), rows in quarantine for several reasons, jury results
+    differing from the rule, an établissement under the secrecy threshold."""
+    return GeneratorConfig(jury_mismatch_share=0.02, row_faults=True, small_establishment=True)
 
 
 def academies_for(session: int) -> list[str]:
-    """Every académie code valid for a session, read from the reference seed."""
-    with open(SEEDS_DIR / "ref_academies.csv", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    return [
-        r["academy_code"]
-        for r in rows
-        if (not r["first_session"] or int(r["first_session"]) <= session)
-        and (not r["last_session"] or session <= int(r["last_session"]))
-    ]
+    """Every académie code valid for a session (reference seed)."""
+    return reference.academies_for(session)

@@ -94,9 +94,12 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
         for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()
     }
     if "ingest.meta" in tables:
-        row = con.execute("SELECT max(storage_version) FROM ingest.meta").fetchone()
-        if row[0] != STORAGE_VERSION:
-            log.info("build state written by layout %s, not %s: re-ingesting", row[0],
+        try:
+            version = con.execute("SELECT max(storage_version) FROM ingest.meta").fetchone()[0]
+        except duckdb.BinderException:  # a layout older than the version column
+            version = None
+        if version != STORAGE_VERSION:
+            log.info("build state written by layout %s, not %s: re-ingesting", version,
                      STORAGE_VERSION)  # fmt: skip
             for view in STATE_VIEWS:
                 con.execute(f"DROP VIEW IF EXISTS {view}")
