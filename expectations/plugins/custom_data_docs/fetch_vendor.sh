@@ -3,7 +3,8 @@
 # package's licence file beside its files. popper.js and vega ship no licence file in their npm
 # package: their vendor/<name>/LICENSE is written by hand from the projects' repositories, and
 # kept. Run this by hand when GX's templates move to other versions, then review and commit
-# vendor/: the nightly run and the tests never need the network.
+# vendor/ with `git add -f` (the repository ignores folders named build/, where Vega keeps its
+# files): the nightly run and the tests never need the network.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
