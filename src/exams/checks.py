@@ -1,25 +1,35 @@
-"""Data-quality gate: great-expectations suites (expectations/suites/*.yml) on the candidate
-publication, before it is published.
+"""Data-quality gate: the great-expectations suites of `expectations/suites/*.yml` on the candidate
+publication `<warehouse>.new`, before it is published.
 
-A suite is a SQL query on the `<warehouse>.new` file and a list of great-expectations 1.x
-expectations, each blocking or warning. The query runs in DuckDB (where the data is): aggregate
-checks come back as a few rows, so only what an expectation reads is copied into pandas.
-Every run appends one row per expectation to audit.dq_results and rebuilds the Data Docs site.
-great-expectations runs in an ephemeral context (nothing but the Data Docs written to disk).
+A suite is a SQL query on the publication file, the suite parameters it reads from that file's
+`reference.*` tables (vocabularies), and a list of great-expectations 1.x expectations, each
+blocking (GX severity `critical`: a failure stops the publication) or not (`warning`: published,
+and reported).
+expectations/README.md describes the format.
+
+One run is GX's documented path, once:
+- each suite's query runs in DuckDB (read-only; where the data is, so aggregate checks come back as
+  a few rows) and its result is written to a Parquet file in a run-private folder of the work
+  directory; a pandas filesystem data source has one Parquet asset and batch definition per suite;
+- ONE checkpoint whose validation definitions are the suites, run with the suite parameters
+  (every numeric setting of `exams.settings.Settings` under its own name, and the vocabularies)
+  and GX's `UpdateDataDocsAction`, which builds the Data Docs site straight into the published
+  folder (`<publish_dir>/data_docs`), rebuilt from nothing at each run;
+- results in GX's SUMMARY format without any sample of unexpected values (provenance: a raw field's
+  value never reaches Data Docs, audit.dq_results or the log; counts only);
+- the site's pages load their CSS, JavaScript and fonts from the site itself (the plugin
+  `expectations/plugins/exams_data_docs.py`): it opens from `file://` with no network.
+
+Importing great_expectations takes seconds: it happens once per run, inside `validate`.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import os
+import logging
+import re
 import shutil
-import sys
-import types
-import uuid
-from collections.abc import Generator
-from contextlib import contextmanager
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +37,17 @@ from typing import Any
 import duckdb
 import yaml
 
-from exams.errors import StageFailed
-from exams.progress import log
-from exams.settings import Settings
+from exams.errors import ConfigError, StageFailed
+from exams.settings import EXPECTATIONS_DIR, Settings
+
+log = logging.getLogger(__name__)
+
+PLUGINS_DIR = EXPECTATIONS_DIR / "plugins"  # GX's plugins folder (Data Docs views and assets)
+PLUGIN_MODULE = "exams_data_docs"  # expectations/plugins/exams_data_docs.py
+DATA_DOCS = "data_docs"  # the site's folder in the published folder
+SUITE_NAME = re.compile(r"[A-Za-z0-9_-]+")  # a file name, a GX asset name, a Data Docs folder
+# GX's result format for every expectation: counts, and no sample of unexpected values
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
 
 DQ_RESULTS_DDL = """
 CREATE TABLE IF NOT EXISTS audit.dq_results (
@@ -38,189 +56,235 @@ CREATE TABLE IF NOT EXISTS audit.dq_results (
 )"""
 
 
-def history_db(s: Settings) -> Path:
-    """Private history of data-quality results (a separate file: the check stage may run in
-    the same process as dbt, which holds the build database open)."""
-    return s.build_db.with_name(s.build_db.stem + ".dq.duckdb")
+@dataclass(frozen=True)
+class Expectation:
+    type: str  # a great_expectations.expectations class, e.g. ExpectColumnValuesToBeInSet
+    kwargs: dict[str, Any]  # its arguments; {"$PARAMETER": name} for a suite parameter
+    blocking: bool  # a failure stops the publication
+
+    @property
+    def severity(self) -> str:
+        """GX's name for it."""
+        return "critical" if self.blocking else "warning"
+
+    @property
+    def column_name(self) -> str | None:
+        pair = [str(self.kwargs[k]) for k in ("column_A", "column_B") if k in self.kwargs]
+        return self.kwargs.get("column") or ",".join(pair) or None
 
 
-DOCS_SITE = Path("gx", "uncommitted", "data_docs", "local_site")  # under <work_dir>/gx
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    query: str  # SQL on the publication file
+    parameters: dict[str, str]  # suite parameter → SQL query of one column on the file
+    expectations: tuple[Expectation, ...]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
     suite: str
     expectation: str
     column_name: str | None
     success: bool
-    unexpected_count: int
+    unexpected_count: int  # rows (of the suite's query) that fail; 1 for a failed table check
     blocking: bool
-    sample: list
 
 
-def load_suites(folder: Path | None = None) -> list[dict]:
-    """The suites of expectations/suites/ (EXAMS_SUITES_DIR overrides, e.g. in tests)."""
-    from exams import settings
-
-    folder = folder or settings.load().suites_dir
-    return [yaml.safe_load(p.read_text()) for p in sorted(folder.glob("*.yml"))]
-
-
-def _kwargs(kwargs: dict, s: Settings) -> dict:
-    params = {
-        "mismatch_warn_share": s.mismatch_warn_share,
-        "quarantine_warn_share": s.quarantine_warn_share,
-        "volume_min_ratio": 1 - s.volume_warn_ratio,
-        "volume_max_ratio": 1 + s.volume_warn_ratio,
-    }
-    unknown = [v for v in kwargs.values() if isinstance(v, str) and v.startswith("{")
-               and v.endswith("}") and v[1:-1] not in params]  # fmt: skip
-    if unknown:
-        raise ValueError(f"unknown setting(s) in a suite: {unknown}")
-    out = {}
-    for k, v in kwargs.items():
-        if isinstance(v, str) and v.startswith("{") and v.endswith("}") and v[1:-1] in params:
-            v = params[v[1:-1]]
-        out[k] = v
-    return out
+def history_db(s: Settings) -> Path:
+    """Private history of data-quality results, every run's (failed ones included): a file of
+    its own beside the build database (the check stage may run in the process of dbt, which
+    holds the build database open). The transform stage copies it into each publication."""
+    return s.build_db.with_name(s.build_db.stem + ".dq.duckdb")
 
 
-@contextmanager
-def _deferred_imports(*names: str) -> Generator[None, None, None]:
-    """While great_expectations is imported, stand-ins for modules it imports at start-up but
-    uses only inside expectations the suites do not use (scipy.stats: KL divergence and KS
-    tests, altair: their charts), ~3 s of the import. A stand-in imports the real module on
-    first attribute access, so such an expectation still works; once the import is done,
-    `sys.modules` is left as if the modules had never been imported."""
-    installed = {}
-    for name in names:
-        if name in sys.modules:
-            continue
+def load_suites(folder: Path) -> list[Suite]:
+    """The suites of `folder` (Settings.suites_dir), in file name order."""
+    suites = []
+    for path in sorted(folder.glob("*.yml")):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
         try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            spec = None
-        if spec is not None:
-            module = _Deferred(name)
-            module.__spec__ = spec
-            installed[name] = sys.modules[name] = module
-    try:
-        yield
-    finally:
-        for name, module in installed.items():
-            if sys.modules.get(name) is module:
-                del sys.modules[name]
+            expectations = tuple(
+                Expectation(e["type"], dict(e.get("kwargs") or {}), e.get("blocking", True))
+                for e in spec["expectations"]
+            )
+            suite = Suite(spec["name"], spec.get("description", "").strip(), spec["query"],
+                          dict(spec.get("parameters") or {}), expectations)  # fmt: skip
+        except (KeyError, TypeError) as e:
+            raise ConfigError(f"{path}: not a suite ({e!r} missing or malformed)") from e
+        if not SUITE_NAME.fullmatch(str(suite.name)):
+            raise ConfigError(f"{path}: suite name {suite.name!r}: letters, digits, _ and - only")
+        for e in suite.expectations:
+            if not isinstance(e.blocking, bool):
+                raise ConfigError(f"{path}: {e.type}: blocking must be true or false")
+            if "result_format" in e.kwargs:  # samples of values would reach Data Docs
+                raise ConfigError(f"{path}: {e.type}: result_format is set by the check stage")
+        suites.append(suite)
+    names = [x.name for x in suites]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{folder}: two suites share a name: {sorted(names)}")
+    return suites
 
 
-class _Deferred(types.ModuleType):
-    def __getattr__(self, attr: str) -> object:
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
-        return getattr(importlib.import_module(self.__name__), attr)
+def parameters(s: Settings, con: duckdb.DuckDBPyConnection, suites: list[Suite]) -> dict:
+    """The suite parameters given to the checkpoint: every numeric setting under its own name
+    (a suite may compute with them, e.g. `1 - volume_warn_ratio`), and every vocabulary a suite
+    reads from the file being validated (its `parameters`: the values of a one-column query,
+    in the order the query gives them)."""
+    values: dict[str, Any] = {
+        f.name: getattr(s, f.name) for f in fields(s) if type(getattr(s, f.name)) in (int, float)
+    }
+    queries: dict[str, str] = {}
+    for suite in suites:
+        for name, sql in suite.parameters.items():
+            if name in values and name not in queries:
+                raise ConfigError(f"suite {suite.name}: parameter {name!r} is a setting's name")
+            if queries.setdefault(name, sql) != sql:
+                raise ConfigError(f"suite {suite.name}: parameter {name!r} is defined twice, "
+                                  "with two queries")  # fmt: skip
+            if name not in values:
+                result = con.execute(sql)
+                if len(result.description) != 1:
+                    raise ConfigError(f"suite {suite.name}: parameter {name!r}: its query must "
+                                      "return one column")  # fmt: skip
+                values[name] = [v for (v,) in result.fetchall()]
+    return values
 
 
-def _import_gx() -> types.ModuleType:
-    os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the run log
-    if "great_expectations" in sys.modules:
-        return sys.modules["great_expectations"]
-    with _deferred_imports("scipy.stats", "altair"):
-        import great_expectations as gx  # still the bulk of the stage's time
-    return gx
-
-
-def _context(gx: types.ModuleType, root: Path) -> Any:
-    """An ephemeral context (suites, checkpoints and results in memory: a file context writes
-    and re-reads its YAML and JSON stores at every step) whose Data Docs site is the one a file
-    context at `root` has: same folder, same custom styles, a data context id."""
+def _context(gx: Any, site: Path) -> Any:
+    """An ephemeral context (suites, checkpoint and results in memory) whose one Data Docs site
+    is `site`, rendered by the offline views of the plugins folder; no progress bars, no usage
+    statistics sent anywhere."""
     from great_expectations.data_context.types.base import (
         DataContextConfig,
         InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
     )
 
-    plugins = root / "gx" / "plugins"
-    styles = plugins / "custom_data_docs" / "styles"
-    styles.mkdir(parents=True)
-    shutil.copyfile(
-        Path(gx.__file__).parent / "render/view/static/styles/data_docs_custom_styles_template.css",
-        styles / "data_docs_custom_styles.css",
-    )
+    page = {"module_name": PLUGIN_MODULE, "class_name": "OfflinePageView"}
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(),
-        plugins_directory=str(plugins),
-        data_context_id=uuid.uuid4(),
+        plugins_directory=str(PLUGINS_DIR),
+        progress_bars=ProgressBarsConfig(globally=False),
+        analytics_enabled=False,
         data_docs_sites={
-            "local_site": {
-                "class_name": "SiteBuilder",
-                "show_how_to_buttons": True,
+            "exams": {
+                "module_name": PLUGIN_MODULE,
+                "class_name": "OfflineSiteBuilder",
+                "show_how_to_buttons": False,
                 "store_backend": {
                     "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(root / DOCS_SITE),
+                    "base_directory": str(site),
                 },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "site_index_builder": {
+                    "class_name": "DefaultSiteIndexBuilder",
+                    "view": {"module_name": PLUGIN_MODULE, "class_name": "OfflineIndexPageView"},
+                },
+                "site_section_builders": {
+                    section: {"view": page}
+                    for section in ("expectations", "validations", "profiling")
+                },
             }
         },
     )
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def validate(db: Path, s: Settings, suites: list[dict] | None = None) -> list[Outcome]:
-    """Run every suite against `db` (read-only); returns one outcome per expectation."""
-    gx = _import_gx()  # once per run
+def validate(db: Path, s: Settings, *, run_id: str | None = None) -> list[Outcome]:
+    """Run every suite of `s.suites_dir` on `db` (opened read-only) in one checkpoint, build the
+    Data Docs site in `s.publish_dir / "data_docs"` (GX's run name: `run_id`); one outcome per
+    expectation, in the suites' order."""
+    suites = load_suites(s.suites_dir)
+    if not suites:
+        raise ConfigError(f"no suite in {s.suites_dir}: nothing would be checked")
+    import great_expectations as gx  # seconds: once per run
+    from great_expectations.core.run_identifier import RunIdentifier
 
-    suites = suites if suites is not None else load_suites()
-    root = s.work_dir / "gx"
-    shutil.rmtree(root, ignore_errors=True)
-    ctx = _context(gx, root)
-    source = ctx.data_sources.add_pandas("exams")
-    con = duckdb.connect(str(db), read_only=True)
-    outcomes: list[Outcome] = []
-    try:
-        for spec in suites:
-            name = spec["name"]
-            df = con.execute(spec["query"]).df()
-            batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
-            expectations = [
-                getattr(gx.expectations, e["type"])(**_kwargs(e["kwargs"], s))
-                for e in spec["expectations"]
-            ]
-            suite = ctx.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-            vd = ctx.validation_definitions.add(
-                gx.ValidationDefinition(name=name, data=batch, suite=suite)
+    site = s.publish_dir / DATA_DOCS
+    shutil.rmtree(site, ignore_errors=True)  # this run's pages only
+    s.work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="checks-", dir=s.work_dir) as batches:
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            for suite in suites:  # DuckDB writes the query's result itself
+                target = Path(batches, f"{suite.name}.parquet")
+                query = suite.query.strip().rstrip(";")
+                con.execute(f"COPY ({query}) TO '{_quoted(target)}' (FORMAT parquet)")
+            values = parameters(s, con, suites)
+        finally:
+            con.close()
+
+        ctx = _context(gx, site)
+        source = ctx.data_sources.add_pandas_filesystem("publication", base_directory=batches)
+        definitions = []
+        for suite in suites:
+            batch = source.add_parquet_asset(suite.name).add_batch_definition_path(
+                suite.name, f"{suite.name}.parquet"
             )
-            checkpoint = ctx.checkpoints.add(
-                gx.Checkpoint(name=f"{name}_checkpoint", validation_definitions=[vd])
-            )
-            result = checkpoint.run(batch_parameters={"dataframe": df})
-            run = next(iter(result.run_results.values()))
-            # GX returns results in its own order: each is matched to its expectation by id
-            by_id = {
-                str(x.id): e for e, x in zip(spec["expectations"], suite.expectations, strict=True)
-            }
-            assert len(by_id) == len(run.results)
-            for r in run.results:
-                e = by_id[str(r.expectation_config.id)]
-                res = r.result or {}
-                outcomes.append(Outcome(
-                    suite=name,
-                    expectation=e["type"],
-                    column_name=e["kwargs"].get("column")
-                    or ",".join(str(e["kwargs"][k]) for k in ("column_A", "column_B")
-                                if k in e["kwargs"]) or None,
-                    success=bool(r.success),
-                    unexpected_count=int(res.get("unexpected_count") or (0 if r.success else 1)),
-                    blocking=bool(e.get("blocking", True)),
-                    sample=list(res.get("partial_unexpected_list") or [])[:5],
-                ))  # fmt: skip
-        ctx.build_data_docs()
-    finally:
-        con.close()
-    return outcomes
+            gx_suite = ctx.suites.add(gx.ExpectationSuite(
+                name=suite.name,
+                notes=[suite.description, f"Query on the publication file: {suite.query}"],
+                expectations=[_expectation(gx, suite, e) for e in suite.expectations],
+            ))  # fmt: skip
+            definitions.append(ctx.validation_definitions.add(
+                gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite)
+            ))  # fmt: skip
+        checkpoint = ctx.checkpoints.add(gx.Checkpoint(
+            name="publication",
+            validation_definitions=definitions,
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+            result_format=RESULT_FORMAT,
+        ))  # fmt: skip
+        result = checkpoint.run(
+            expectation_parameters=values,
+            run_id=RunIdentifier(run_name=run_id) if run_id else None,
+        )
+    return _outcomes(suites, definitions, result)
 
 
-def record(dbs: list[Path], outcomes: list[Outcome], run_id: str) -> str:
-    """One row per expectation into audit.dq_results of each database: the candidate
-    publication, and the private build database that keeps the history of every run
-    (failed ones included; the next publication carries it)."""
+def _expectation(gx: Any, suite: Suite, e: Expectation) -> Any:
+    """The great-expectations object of a suite's expectation."""
+    cls = getattr(gx.expectations, e.type, None)
+    if not isinstance(cls, type):
+        raise ConfigError(f"suite {suite.name}: {e.type} is not a great-expectations expectation")
+    return cls(**e.kwargs, severity=e.severity)
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _outcomes(suites: list[Suite], definitions: list[Any], result: Any) -> list[Outcome]:
+    """GX's results, matched to the suites' expectations by the ids GX gave them."""
+    declared = {
+        str(gx_e.id): (i, j, suite.name, e)
+        for i, (suite, definition) in enumerate(zip(suites, definitions, strict=True))
+        for j, (e, gx_e) in enumerate(
+            zip(suite.expectations, definition.suite.expectations, strict=True)
+        )
+    }  # fmt: skip
+    found = []
+    for run in result.run_results.values():
+        for r in run.results:
+            i, j, suite_name, e = declared[str(r.expectation_config.id)]
+            unexpected = (r.result or {}).get("unexpected_count")
+            found.append(((i, j), Outcome(
+                suite=suite_name,
+                expectation=e.type,
+                column_name=e.column_name,
+                success=bool(r.success),
+                unexpected_count=int(unexpected if unexpected is not None else not r.success),
+                blocking=e.blocking,
+            )))  # fmt: skip
+    if len(found) != len(declared):
+        raise StageFailed(f"great-expectations returned {len(found)} results for "
+                          f"{len(declared)} expectations")  # fmt: skip
+    return [o for _, o in sorted(found, key=lambda x: x[0])]
+
+
+def record(dbs: list[Path], outcomes: list[Outcome], run_id: str) -> None:
+    """One row per expectation into audit.dq_results of each database."""
     run_at = datetime.now()
     rows = [
         (run_id, run_at, o.suite, o.expectation, o.column_name, o.success,
@@ -228,36 +292,39 @@ def record(dbs: list[Path], outcomes: list[Outcome], run_id: str) -> str:
         for o in outcomes
     ]  # fmt: skip
     for db in dbs:
+        db.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(db))
-        con.execute("CREATE SCHEMA IF NOT EXISTS audit")
-        con.execute(DQ_RESULTS_DDL)
-        con.executemany("INSERT INTO audit.dq_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        con.close()
-    return run_id
+        try:
+            con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+            con.execute(DQ_RESULTS_DDL)
+            con.executemany("INSERT INTO audit.dq_results VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        finally:
+            con.close()
+
+
+def _named(o: Outcome) -> str:
+    return f"{o.suite}: {o.expectation}({o.column_name or ''}), {o.unexpected_count} unexpected"
 
 
 def run(s: Settings, run_id: str) -> None:
-    outcomes = validate(s.new_db, s)
+    """The check stage: validate the candidate publication `s.new_db`, record the outcomes in
+    its audit.dq_results and in the private history (`history_db`), build the Data Docs. A
+    blocking failure deletes the candidate (and its write-ahead log) and raises StageFailed:
+    nothing is published."""
+    if not s.new_db.exists():
+        raise StageFailed(f"{s.new_db} is missing: run the transform stage first")
+    outcomes = validate(s.new_db, s, run_id=run_id)
     record([s.new_db, history_db(s)], outcomes, run_id)
-    docs = s.work_dir / "gx" / DOCS_SITE
-    if docs.exists():
-        target = s.publish_dir / "data_docs"
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(docs, target)
     failed = [o for o in outcomes if not o.success]
     for o in failed:
-        level = "BLOCKING" if o.blocking else "warning"
-        log(f"check {level}: {o.suite}.{o.expectation}({o.column_name}) — "
-            f"{o.unexpected_count} unexpected, e.g. {o.sample}")  # fmt: skip
-    log(f"check: {len(outcomes)} expectation(s), {len(failed)} failed (run {run_id})")
+        log.warning("check %s: %s", "BLOCKING" if o.blocking else "warning", _named(o))
+    log.info("check: %d expectation(s), %d failed, run %s; Data Docs in %s", len(outcomes),
+             len(failed), run_id, s.publish_dir / DATA_DOCS)  # fmt: skip
     blocking = [o for o in failed if o.blocking]
     if blocking:
-        s.new_db.unlink(missing_ok=True)
+        for leftover in (s.new_db, s.new_db.with_name(s.new_db.name + ".wal")):
+            leftover.unlink(missing_ok=True)
         raise StageFailed(
             "blocking data-quality check(s) failed, nothing published:\n  "
-            + "\n  ".join(
-                f"{o.suite}: {o.expectation}({o.column_name}) — {o.unexpected_count} "
-                f"unexpected, e.g. {o.sample}"
-                for o in blocking
-            )
+            + "\n  ".join(_named(o) for o in blocking)
         )
