@@ -52,7 +52,7 @@ def _key(o: checks.Outcome) -> tuple[str, str, str | None]:
 
 # the sample, without the file it deliberately rejects (a warning: published anyway)
 WITHOUT_REJECTED = ("DELETE FROM audit.file_manifest WHERE status = 'REJECTED'",
-                    "DELETE FROM audit.quarantine")  # fmt: skip
+                    "DELETE FROM audit.quarantine WHERE scope = 'file'")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

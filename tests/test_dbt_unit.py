@@ -18,9 +18,9 @@ MODELS = REPO_ROOT / "dbt_project" / "models"
 # run in a child process: dbt's in-process state (adapter, logging) stays out of pytest's
 RUN_UNIT_TESTS = """
 import json, sys
-from exams import pipeline, settings
+from exams import settings, transform
 s = settings.load()  # the published file stands for the publication file dbt attaches
-result = pipeline._dbt(["test", "--select", "test_type:unit"], s, publish_db=s.warehouse)
+result = transform.dbt(["test", "--select", "test_type:unit"], s, publish_db=s.warehouse)
 rows = [[r.node.resource_type, r.node.name, str(r.status)] for r in result.results]
 open(sys.argv[1], "w").write(json.dumps(rows))
 """

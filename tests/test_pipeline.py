@@ -39,24 +39,34 @@ def _read_export(path: Path) -> list[dict[str, str]]:
     return [dict(zip(names, r, strict=True)) for r in rows[1:] if r]
 
 
-def jury_expectations(raw_dir: Path) -> dict[tuple, tuple[int, int, int]]:
-    """(session, académie, category) -> (registered, present, admitted) from the jury's
-    decisions in the latest readable export of each (session, académie)."""
+def _latest_exports(raw_dir: Path) -> dict[tuple[str, str], Path]:
     latest: dict[tuple[str, str], Path] = {}
     for p in sorted(raw_dir.glob("*.csv")):
         m = re.match(r"NDRC_(\d{4})_(\d{2})_(\d{8}T\d{6})\.csv$", p.name)
         if m and ((m[1], m[2]) not in latest or latest[(m[1], m[2])].name < p.name):
             latest[(m[1], m[2])] = p
+    return latest
+
+
+def jury_expectations(raw_dir: Path, quarantined: set[tuple[str, int]]) -> dict[tuple, tuple]:
+    """(session, académie, category) -> (registered, present, admitted) from the jury's
+    decisions in the latest export of each (session, académie); a candidate with a line in
+    quarantine (`quarantined`: file name and physical line) is registered only."""
     out: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for (session, academy), path in latest.items():
-        seen = {}
-        for r in _read_export(path):
-            seen[r["numero_candidat"]] = (r["categorie_candidat"], r["decision"])
-        for category, decision in seen.values():
+    for (session, academy), path in _latest_exports(raw_dir).items():
+        seen: dict[str, tuple[str, str]] = {}
+        incomplete: set[str] = set()
+        for line, r in enumerate(_read_export(path), start=2):  # one record per line here
+            if (path.name, line) in quarantined:
+                incomplete.add(r["numero_candidat"])
+                continue
+            seen.setdefault(r["numero_candidat"], (r["categorie_candidat"], r["decision"]))
+        for numero, (category, decision) in seen.items():
             c = out[(int(session), academy, category)]
             c[0] += 1
-            c[1] += decision != "ABSENT"
-            c[2] += decision == "ADMIS"
+            complete = numero not in incomplete
+            c[1] += complete and decision != "ABSENT"
+            c[2] += complete and decision == "ADMIS"
     return {k: tuple(v) for k, v in out.items()}
 
 
@@ -68,11 +78,18 @@ def test_marts_equal_the_jury_decisions_of_the_sample(published_warehouse: Path)
             "SELECT session, academy_code, candidate_category, registered, present, admitted "
             "FROM marts.pass_rates").fetchall()
     }  # fmt: skip
-    assert got == jury_expectations(SAMPLE_DIR)
-    mismatches = con.execute(
-        "SELECT count(*) FROM marts.fct_candidate_session "
-        "WHERE NOT decision_matches OR NOT average_matches").fetchone()[0]  # fmt: skip
-    assert mismatches == 0
+    quarantined = set(con.execute("SELECT file_name, line_number FROM audit.quarantine").fetchall())
+    assert got == jury_expectations(SAMPLE_DIR, quarantined)
+    # the sample's jury differs from the rule only by a REFUSE/CONTROLE swap or an average
+    # off by 0.01 (exams.generator): never on who is admitted
+    swaps = con.execute(
+        "SELECT DISTINCT decision, reported_decision FROM marts.fct_candidate_session "
+        "WHERE NOT decision_matches").fetchall()  # fmt: skip
+    assert swaps and set(swaps) <= {("REFUSE", "CONTROLE"), ("CONTROLE", "REFUSE")}
+    gaps = con.execute(
+        "SELECT DISTINCT round(reported_average - round(computed_average, 2), 2) "
+        "FROM marts.fct_candidate_session WHERE NOT average_matches").fetchall()  # fmt: skip
+    assert gaps == [(0.01,)]
     statuses = dict(con.execute(
         "SELECT status, count(*) FROM audit.file_manifest GROUP BY ALL").fetchall())  # fmt: skip
     assert statuses == {"LOADED": 9, "SUPERSEDED": 1, "DUPLICATE": 1, "REJECTED": 1}
@@ -156,15 +173,15 @@ def test_rerun_with_no_new_export_does_not_rebuild(published_warehouse: Path) ->
     env = pipeline_env(SAMPLE_DIR, published_warehouse)
     before = (_sha(published_warehouse), published_warehouse.stat().st_mtime_ns)
     proc = run_exams("run", env=env)
-    assert "nothing new since the last publication" in proc.stderr
+    assert "nothing changed since the last publication" in proc.stderr
     assert (_sha(published_warehouse), published_warehouse.stat().st_mtime_ns) == before
 
 
 def test_check_export_reports_lines_rules_and_exit_status(tmp_path: Path) -> None:
-    good = sorted(SAMPLE_DIR.glob("NDRC_2025_10_*.csv"))[0]
+    good = SAMPLE_DIR / "NDRC_2021_10_20210704T183000.csv"  # the sample's one clean file
     env = pipeline_env(SAMPLE_DIR, tmp_path / "wh" / "r.duckdb")
     ok = run_exams("check-export", str(good), env=env)
-    assert "OK: ready to deliver" in ok.stdout
+    assert "OK : prêt à être déposé" in ok.stdout
     bad = tmp_path / good.name
     text = good.read_bytes().decode("utf-8-sig").split("\n")
     fields = text[4].split(";")
@@ -173,9 +190,10 @@ def test_check_export_reports_lines_rules_and_exit_status(tmp_path: Path) -> Non
     bad.write_text("\n".join(text), encoding="utf-8")
     proc = run_exams("check-export", str(bad), env=env, check=False)
     assert proc.returncode == 1
-    assert "line 5: UNKNOWN_STATUT" in proc.stdout and "summary:" in proc.stdout
+    assert "ligne 5 : UNKNOWN_STATUT — statut —" in proc.stdout and "bilan :" in proc.stdout
+    assert "valeur lue : « XX »" in proc.stdout  # on the rectorat's own machine only
     # the candidate of that line lacks a valid row for its épreuve, named by its number
-    assert f"candidate {fields[2]}: missing mandatory épreuve(s) {fields[9]}" in proc.stdout
+    assert f"candidat {fields[2]} : " in proc.stdout and f": {fields[9]}" in proc.stdout
 
 
 def test_refuses_to_run_without_a_pseudonym_key_outside_demo(tmp_path: Path) -> None:
@@ -193,11 +211,11 @@ def test_transform_reuses_the_parse_and_the_dbt_docs_until_the_code_changes(
 ) -> None:
     """No unit tests in the nightly build; a second transform parses partially and puts the
     previous dbt docs back (what `dbt docs generate` would write); a code change regenerates."""
-    from exams import pipeline, settings
+    from exams import publication, settings, transform
 
     warehouse = tmp_path / "warehouse" / "results.duckdb"
     shutil.copytree(published_warehouse.parent, warehouse.parent)
-    env = pipeline_env(SAMPLE_DIR, warehouse)
+    env = pipeline_env(SAMPLE_DIR, warehouse) | {"EXAMS_FORCE_REBUILD": "1"}
     first = run_exams("transform", env=env)  # new paths: parsed and documented again
     assert "START unit_test" not in first.stdout and "START sql table model" in first.stdout
     assert "dbt docs unchanged" not in first.stderr
@@ -205,19 +223,17 @@ def test_transform_reuses_the_parse_and_the_dbt_docs_until_the_code_changes(
     assert "Unable to do partial parsing" not in second.stdout + second.stderr
     assert "dbt docs unchanged" in second.stderr
     work = warehouse.parent / ".private" / "results.work"
-    for name in pipeline.DOCS_FILES:
-        assert (work / "dbt_target" / name).read_bytes() == (
-            work / "dbt_docs_cache" / name
-        ).read_bytes()
+    page = transform.DOCS_PAGE
+    assert (work / "dbt_target" / page).read_bytes() == (work / "dbt_docs_cache" / page).read_bytes()
     for name, value in pipeline_env(SAMPLE_DIR, warehouse).items():
         if name.startswith("EXAMS_"):
             monkeypatch.setenv(name, value)
     s = settings.load()
-    key = pipeline._docs_key(s)
-    assert pipeline._restore_docs(s, key)
-    monkeypatch.setattr(pipeline, "code_fingerprint", lambda: "another deployment")
-    assert pipeline._docs_key(s) != key
-    assert not pipeline._restore_docs(s, pipeline._docs_key(s))
+    key = transform._docs_key(s)
+    assert transform._restore_docs(s, key)
+    monkeypatch.setattr(publication, "code_fingerprint", lambda: "another deployment")
+    assert transform._docs_key(s) != key
+    assert not transform._restore_docs(s, transform._docs_key(s))
 
 
 def test_a_killed_runs_publication_file_and_wal_are_not_reused(
@@ -238,7 +254,7 @@ def test_a_killed_runs_publication_file_and_wal_are_not_reused(
     )
     subprocess.run([sys.executable, "-c", killed, str(new)], check=True)
     assert new.with_name(new.name + ".wal").exists()
-    run_exams("transform", env=pipeline_env(SAMPLE_DIR, warehouse))
+    run_exams("transform", env=pipeline_env(SAMPLE_DIR, warehouse) | {"EXAMS_FORCE_REBUILD": "1"})
     con = duckdb.connect(str(new), read_only=True)
     tables = {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     published = con.execute("SELECT count(*) FROM marts.pass_rates").fetchone()[0]

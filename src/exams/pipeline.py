@@ -33,8 +33,9 @@ class NothingToDo(ExamsError):
 
 
 def _rebuild_planned(s: Settings, stage: str) -> publication.Plan:
+    """The plan of this run's ingest; a stage by hand may force it (EXAMS_FORCE_REBUILD)."""
     plan = publication.read_plan(s)
-    if not plan.rebuild:
+    if not plan.rebuild and not s.force_rebuild:
         raise NothingToDo(f"{stage}: {plan.why}; nothing to do")
     return plan
 
