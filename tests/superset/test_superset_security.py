@@ -196,8 +196,10 @@ def test_the_analyst_password_is_asked_twice_on_a_terminal(superset_server: Supe
     assert rc == 2 and "the two passwords differ" in shown, shown[-2000:]
 
     password = secrets.token_urlsafe(12)
-    rc, shown = _on_a_terminal(argv, env, [password, password])
+    with CmdlineWatch() as watch:
+        rc, shown = _on_a_terminal(argv, env, [password, password])
     assert rc == 0, shown[-3000:]
+    assert watch.containing("exams.superset_app.worker") and not watch.containing(password)
     assert "Password for analyste70" in shown and "Again: " in shown
     assert "analyst 'analyste70' created" in shown
     assert password not in shown  # never echoed

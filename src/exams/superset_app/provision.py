@@ -42,6 +42,7 @@ from exams.superset_app import (
     PRIVATE_UMASK,
     access,
     ensure_private_home,
+    make_home,
     secret_key,
     superset_env,
     superset_home,
@@ -101,8 +102,8 @@ def run_worker(tasks: list[dict], s: SupersetSettings) -> list[dict]:
         text=True,
         umask=PRIVATE_UMASK,
     )
-    kinds = "+".join(t["task"] for t in tasks)
-    log.info("superset %s (%.0f s, exit %d)", kinds, time.monotonic() - t0, proc.returncode)
+    kinds = ", ".join(t["task"] for t in tasks)
+    log.info("Superset worker: %s (%.0f s, exit %d)", kinds, time.monotonic() - t0, proc.returncode)
     answers = [
         json.loads(line.removeprefix(RESULT_PREFIX))
         for line in proc.stdout.splitlines()
@@ -110,10 +111,13 @@ def run_worker(tasks: list[dict], s: SupersetSettings) -> list[dict]:
     ]
     answer = answers[-1] if answers else {}
     if "error" in answer:
-        raise getattr(errors, answer.get("kind", ""), ExamsError)(answer["error"])
+        kind = getattr(errors, answer.get("kind", ""), ExamsError)
+        raise (kind if isinstance(kind, type) and issubclass(kind, ExamsError) else ExamsError)(
+            answer["error"]
+        )
     if proc.returncode != 0 or "results" not in answer:
-        log.error("superset %s said:\n%s", kinds, _tail(proc, 60))
-        raise ExamsError(f"superset {kinds} failed (exit {proc.returncode})")
+        log.error("Superset worker (%s) said:\n%s", kinds, _tail(proc, 60))
+        raise ExamsError(f"Superset worker ({kinds}) failed (exit {proc.returncode})")
     for message in answer.get("warnings", []):
         log.warning("%s", message)
     return answer["results"]
@@ -142,7 +146,7 @@ def admin_password(s: SupersetSettings | None = None) -> tuple[str, str]:
     pw_file = superset_home(s) / PASSWORD_FILE
     if pw_file.is_file() and pw_file.read_text().strip():
         return pw_file.read_text().strip(), str(pw_file)
-    ensure_private_home(s)
+    make_home(s)
     password = secrets.token_urlsafe(18)
     write_private(pw_file, password + "\n")
     log.info("generated an admin password, kept in %s", pw_file)
@@ -200,6 +204,7 @@ def setup(allow_missing_warehouse: bool = False, skip_import: bool = False) -> L
     """Metadata, roles, admin user, then (unless skip_import) dashboards and access. Returns how
     to log in."""
     t0 = time.monotonic()
+    superset_bin("superset")  # the Superset environment, before anything is made
     s = load_superset()
     home = ensure_private_home(s)
     secret_key(s)  # outside demo/test mode, no SUPERSET_SECRET_KEY stops here

@@ -124,16 +124,16 @@ def gunicorn_argv(s: SupersetSettings) -> list[str]:
     ]  # fmt: skip
 
 
+# a wildcard bind address → the loopback address this process polls
+WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}
+
+
 def _local_url(s: SupersetSettings) -> tuple[str, str]:
-    """(URL to show, URL this process polls)."""
-    shown = "localhost" if s.bind_host in ("0.0.0.0", "::", "") else s.bind_host
-    polled = (
-        "127.0.0.1"
-        if s.bind_host in ("0.0.0.0", "")
-        else ("::1" if s.bind_host == "::" else s.bind_host)
-    )
-    host = f"[{polled}]" if ":" in polled else polled
-    return f"http://{shown}:{s.port}/", f"http://{host}:{s.port}/health"
+    """(URL to show, /health URL this process polls)."""
+    host = f"[{s.bind_host}]" if ":" in s.bind_host else s.bind_host
+    shown = "localhost" if s.bind_host in WILDCARDS else host
+    polled = WILDCARDS.get(s.bind_host, host)
+    return f"http://{shown}:{s.port}/", f"http://{polled}:{s.port}/health"
 
 
 def _healthy(url: str) -> bool:
@@ -149,6 +149,7 @@ def _healthy(url: str) -> bool:
 def serve(announce: Callable[[Serving], None]) -> None:
     """gunicorn in the foreground; `announce` once Superset answers /health. Returns when it
     was stopped (Ctrl-C, SIGTERM); raises ExamsError if it ended on its own."""
+    superset_bin("gunicorn")  # the Superset environment, before anything is made
     s = load_superset()
     ensure_private_home(s)
     secret_key(s)  # outside demo/test mode, no SUPERSET_SECRET_KEY stops here, not in gunicorn
