@@ -160,9 +160,12 @@ def test_a_new_analyst_without_a_password_gets_one_shown_once(superset_server: S
     assert api_login(superset_server.url, username, password).status_code == 200
 
 
+PROMPTS = (b"for a new account): ", b"Again: ")  # the ends of `analyst`'s two prompts
+
+
 def _on_a_terminal(argv: list[str], env: dict[str, str], answers: list[str]) -> tuple[int, str]:
     """Run `argv` with a pseudo-terminal as its controlling terminal; answer each password
-    prompt (a line ending in ': ') with the next of `answers`. (exit status, what it showed)."""
+    prompt (PROMPTS) with the next of `answers`. (exit status, what it showed)."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: exec at once
         os.chdir(REPO_ROOT)
@@ -180,7 +183,7 @@ def _on_a_terminal(argv: list[str], env: dict[str, str], answers: list[str]) -> 
             if not chunk:
                 break
             shown += chunk
-            if pending and shown.endswith(b": "):
+            if pending and shown.endswith(PROMPTS):
                 os.write(fd, pending.pop(0).encode() + b"\n")
     finally:
         _, status = os.waitpid(pid, 0)

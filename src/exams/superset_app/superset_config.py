@@ -49,7 +49,7 @@ from exams.superset_app import make_home, metadata_uri, secret_key
 _SETTINGS = load_superset()
 _HOME = make_home(_SETTINGS)
 DATA_DIR = str(_HOME)
-HTTPS = _SETTINGS.https
+_HTTPS = _SETTINGS.https
 
 SECRET_KEY = secret_key(_SETTINGS)
 
@@ -61,11 +61,11 @@ WTF_CSRF_ENABLED = True
 WTF_CSRF_TIME_LIMIT = int(timedelta(hours=12).total_seconds())
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = HTTPS
+SESSION_COOKIE_SECURE = _HTTPS
 REMEMBER_COOKIE_HTTPONLY = True
 REMEMBER_COOKIE_SAMESITE = "Lax"
-REMEMBER_COOKIE_SECURE = HTTPS
-PREFERRED_URL_SCHEME = "https" if HTTPS else "http"
+REMEMBER_COOKIE_SECURE = _HTTPS
+PREFERRED_URL_SCHEME = "https" if _HTTPS else "http"
 PREVENT_UNSAFE_DB_CONNECTIONS = True
 PUBLIC_ROLE_LIKE = None
 # Users, roles and row-level security through the REST API (admin only).
@@ -95,8 +95,8 @@ TALISMAN_CONFIG = {
         "script-src": ["'self'", "'strict-dynamic'"],
     },
     "content_security_policy_nonce_in": ["script-src"],
-    "force_https": HTTPS,
-    "session_cookie_secure": HTTPS,
+    "force_https": _HTTPS,
+    "session_cookie_secure": _HTTPS,
     "session_cookie_http_only": True,
     "session_cookie_samesite": "Lax",
 }
