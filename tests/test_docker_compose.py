@@ -105,12 +105,24 @@ def test_commands_exist_in_their_environment() -> None:
         venv_bin = ROOT / ".venv" / env / "bin"
         if venv_bin.exists():
             assert (venv_bin / exe).exists(), f"{cmd[0]} not in the {env} environment"
-        if cmd[1:3] == ["-m", "exams.superset_app"]:
+        if exe == "exams":  # the subcommand and its options exist (the same CLI in every env)
             proc = subprocess.run(
-                [sys.executable, "-m", "exams.superset_app", *cmd[3:], "--help"],
+                [sys.executable, "-m", "exams.cli", *cmd[1:], "--help"],
                 capture_output=True, text=True, cwd=ROOT,
             )  # fmt: skip
-            assert proc.returncode == 0, proc.stderr
+            assert proc.returncode == 0, (cmd, proc.stdout + proc.stderr)
+
+
+def test_superset_is_served_over_https_behind_the_proxy() -> None:
+    """Production: Secure cookies, plain http redirected (SUPERSET_HTTPS); the healthcheck
+    speaks to Superset as the TLS proxy does, or it would get the redirect."""
+    from exams.settings import load_superset
+
+    for name in ("superset-init", "superset"):
+        assert load_superset(_environment(SERVICES[name])).https is True, name
+    health = " ".join(SERVICES["superset"]["healthcheck"]["test"])
+    assert "'X-Forwarded-Proto': 'https'" in health
+    assert SERVICES["superset"]["command"][1:] == ["superset", "serve"]
 
 
 def test_airflow_subcommands_exist() -> None:

@@ -236,24 +236,29 @@ class SupersetSettings:
         "SUPERSET_ADMIN_PASSWORD", "", str, "admin password (else generated once, kept in home)"
     )
     analyst_password: str = _setting(
-        "SUPERSET_ANALYST_PASSWORD", "", str, "password of the analyst account being created"
-    )
+        "SUPERSET_ANALYST_PASSWORD", "", str,
+        "password of the analyst account `exams superset analyst` creates or updates (else asked "
+        "on a terminal, else generated)",
+    )  # fmt: skip
     port: int = _setting("SUPERSET_PORT", 8088, int, "web server port")
     bind_host: str = _setting("SUPERSET_BIND_HOST", "0.0.0.0", str, "web server address")
     access_log: str = _setting(
-        "SUPERSET_ACCESS_LOG", "", str, "web server request log (default: a file in home)"
-    )
+        "SUPERSET_ACCESS_LOG", "", str,
+        "web server request log (default: access.log in home; '-': standard output)",
+    )  # fmt: skip
     redis_url: str = _setting("SUPERSET_REDIS_URL", "", str, "Redis for caches and rate limits")
     data_cache_timeout: int = _setting(
         "SUPERSET_DATA_CACHE_TIMEOUT", 60, int, "seconds chart data is cached"
     )
     https: bool = _setting(
         "SUPERSET_HTTPS", False, _flag,
-        "served over HTTPS (behind a TLS proxy): session cookies marked Secure",
+        "served over HTTPS (behind a TLS proxy setting X-Forwarded-Proto): cookies marked "
+        "Secure, plain http redirected to https",
     )  # fmt: skip
     login_rate_limit: str = _setting(
         "SUPERSET_LOGIN_RATE_LIMIT", "5 per 1 minute", str,
-        "failed-login throttling (Flask-Limiter syntax), per client address",
+        "login attempts allowed (Flask-Limiter syntax) per client address and user name, on the "
+        "login form and on the API; beyond, 429 until the window has passed",
     )  # fmt: skip
     log_level: str = _setting("SUPERSET_LOG_LEVEL", "WARNING", str, "Superset's log level")
     mode: str = _setting("EXAMS_MODE", "production", str, "production, or demo/test")

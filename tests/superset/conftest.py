@@ -2,12 +2,19 @@
 
 The warehouse is the one the real pipeline publishes (`published_warehouse`, tests/conftest.py).
 EXAMS_TEST_WAREHOUSE=/path/results.duckdb points these tests at a copy of another published file
-instead (development only). Superset runs on a free local port with its home (SQLite metadata,
-secret key) in a temporary folder; gunicorn is stopped at the end of the session.
+instead (development only). Superset runs on a free local port through `exams superset serve`
+(what `make serve` runs), with its home (SQLite metadata, secret key, generated admin password,
+request log) in a temporary folder that set-up creates; it is stopped at the end of the session.
 
-Accounts: admin; one rectorat analyst per académie of the sample (10, 24, 70) — the one of 10
-made by `python -m exams.superset_app analyst` (what `make analyst` runs) while gunicorn starts,
-the others through the REST API — and one Ministère account.
+Accounts: admin, with the password set-up generates (the harness reads it where set-up keeps
+it); one rectorat analyst per académie of the sample (10, 24, 70) — the one of 10 made by
+`exams superset analyst` (what `make analyst` runs) while gunicorn starts, the others through the
+REST API — and one Ministère account. Every command line seen while set-up and `analyst` run is
+kept (`server.watches`) for test_superset_security.py.
+
+The server runs with the default login throttling (SUPERSET_LOGIN_RATE_LIMIT, counted per
+address and user name): no test logs one user in more than a few times, through the form or
+the API. The throttling itself is tested on a second server (test_superset_security.py).
 """
 
 from __future__ import annotations
@@ -15,7 +22,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +29,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,12 +37,22 @@ try:  # the exams package is installed (editable) in every venv; fall back to th
 except ImportError:  # pragma: no cover
     sys.path.insert(0, str(REPO_ROOT / "src"))
 
-from superset_harness import SUPERSET_PY, Api, SupersetServer, free_port  # noqa: E402
+from superset_harness import (  # noqa: E402
+    EXAMS,
+    Api,
+    CmdlineWatch,
+    SupersetServer,
+    create_user,
+    exams_superset,
+    free_port,
+    stop,
+    wait_for_health,
+)
 
 from exams.superset_app import access  # noqa: E402
 
 SAMPLE_ACADEMIES = ("10", "24", "70")  # the académies of the committed sample (data/raw)
-CLI_ANALYST = ("10", "rectorat10")  # made by `python -m exams.superset_app analyst`
+CLI_ANALYST = ("10", "rectorat10")  # made by `exams superset analyst`
 
 
 @pytest.fixture(scope="session")
@@ -56,65 +71,57 @@ def superset_warehouse(
     return request.getfixturevalue("published_warehouse")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop a process we started in its own session, and everything it started."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def superset_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SupersetServer]:
-    assert SUPERSET_PY.exists(), "Superset environment missing: run `make env-superset`"
-    home = tmp_path_factory.mktemp("superset_home")
+    assert EXAMS.exists(), "Superset environment missing: run `make env-superset`"
+    base = tmp_path_factory.mktemp("superset")
+    home = base / "home"  # made by set-up
     port = free_port()
-    password = secrets.token_urlsafe(16)
-    env = dict(os.environ)
-    env.pop("SUPERSET_SECRET_KEY", None)  # test mode: generated and kept in the home
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SUPERSET_")  # test mode: key and admin password generated
+    }
     env.update(
         EXAMS_MODE="test",
         SUPERSET_HOME=str(home),
-        SUPERSET_ADMIN_PASSWORD=password,
         SUPERSET_PORT=str(port),
         SUPERSET_BIND_HOST="127.0.0.1",
-        SUPERSET_ACCESS_LOG=str(home / "access.log"),
     )
     t0 = time.monotonic()
+    watches: list[CmdlineWatch] = []
     # Metadata, admin and roles need no warehouse: prepare them while the pipeline publishes it.
-    prep_log = home / "setup.log"
+    prep_log = base / "setup.log"
     with open(prep_log, "w") as log:
         prep = subprocess.Popen(
-            [str(SUPERSET_PY), "-m", "exams.superset_app", "setup", "--skip-import"],
+            exams_superset("setup", "--skip-import"),
             env=env,
             cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    watches.append(CmdlineWatch().start(until=prep))
     try:
         warehouse = request.getfixturevalue("superset_warehouse")
         prep.wait(timeout=600)
     finally:
-        _stop(prep)
+        stop(prep)
+        watches[-1].stop()
     assert prep.returncode == 0, f"set-up failed:\n{prep_log.read_text()[-8000:]}"
     env["EXAMS_WAREHOUSE"] = str(warehouse)
     server = SupersetServer(
         url=f"http://127.0.0.1:{port}",
         username="admin",
-        password=password,
+        password=(home / "admin_password").read_text().strip(),
         home=home,
         warehouse=warehouse,
         env=env,
-        log=home / "gunicorn.log",
+        log=base / "serve.log",
+        watches=watches,
     )
     build = server.run_app("build")
     assert build.returncode == 0, f"import failed:\n{build.stdout}\n{build.stderr[-6000:]}"
@@ -124,41 +131,31 @@ def superset_server(
     code, username = CLI_ANALYST
     analyst_password = secrets.token_urlsafe(16)
     analyst_cli = subprocess.Popen(
-        [str(SUPERSET_PY), "-m", "exams.superset_app", "analyst", "--academy", code,
-         "--username", username],
+        exams_superset("analyst", "--academy", code, "--username", username),
         env={**env, "SUPERSET_ANALYST_PASSWORD": analyst_password},
         cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
-    )  # fmt: skip
+    )
+    watches.append(CmdlineWatch().start(until=analyst_cli))
 
     with open(server.log, "w") as log:
         proc = subprocess.Popen(
-            [str(SUPERSET_PY), "-m", "exams.superset_app", "serve"],
+            exams_superset("serve"),
             env=env,
             cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: gunicorn master + worker
+            start_new_session=True,  # own process group: exams, gunicorn master + worker
         )
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(
-                    f"gunicorn exited ({proc.returncode}):\n{server.log.read_text()}"
-                )
-            try:
-                if requests.get(f"{server.url}/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError(f"Superset did not answer /health:\n{server.log.read_text()}")
-            time.sleep(1)
+        wait_for_health(server.url, proc, server.log)
         out, _ = analyst_cli.communicate(timeout=300)
+        watches[-1].stop()
         assert analyst_cli.returncode == 0, f"analyst account:\n{out[-4000:]}"
         assert f"analyst '{username}' created" in out, out[-2000:]
         server.analysts[code] = (username, analyst_password)
@@ -167,8 +164,9 @@ def superset_server(
         )
         yield server
     finally:
-        _stop(analyst_cli)
-        _stop(proc)
+        watches[-1].stop()
+        stop(analyst_cli)
+        stop(proc)
 
 
 @pytest.fixture(scope="session")
@@ -181,26 +179,6 @@ def access_plan() -> access.AccessPlan:
     return access.load_plan()
 
 
-def _create_user(api: Api, username: str, role: str) -> tuple[str, str]:
-    roles = api.get("/api/v1/security/roles/", q="(page_size:100)")["result"]
-    role_id = next(r["id"] for r in roles if r["name"] == role)
-    password = secrets.token_urlsafe(16)
-    created = api.post(
-        "/api/v1/security/users/",
-        {
-            "first_name": "Test",
-            "last_name": role,
-            "username": username,
-            "email": f"{username}@exams.invalid",
-            "password": password,
-            "active": True,
-            "roles": [role_id],
-        },
-    )
-    assert created.status_code == 201, created.text[:500]
-    return username, password
-
-
 @pytest.fixture(scope="session")
 def rectorat_users(
     api: Api, superset_server: SupersetServer, access_plan: access.AccessPlan
@@ -209,7 +187,7 @@ def rectorat_users(
     users = dict(superset_server.analysts)
     for code in SAMPLE_ACADEMIES:
         if code not in users:
-            users[code] = _create_user(api, f"rectorat{code}", access_plan.academy_role(code).name)
+            users[code] = create_user(api, f"rectorat{code}", access_plan.academy_role(code).name)
     return users
 
 
@@ -222,4 +200,4 @@ def rectorat_apis(
 
 @pytest.fixture(scope="session")
 def ministry_api(api: Api, superset_server: SupersetServer) -> Api:
-    return Api(superset_server, *_create_user(api, "ministere", "Ministère"))
+    return Api(superset_server, *create_user(api, "ministere", "Ministère"))

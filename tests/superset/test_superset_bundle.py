@@ -1,5 +1,5 @@
-"""Fast checks of the dashboard bundle, the Superset configuration and the admin password
-(no Superset process: they run in the test environment)."""
+"""Fast checks of the dashboard bundle, the Superset configuration, the home's modes and the
+admin password (no Superset process: they run in the test environment)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ import pytest
 import yaml
 from superset_expectations import EXPECTED
 
-from exams.superset_app import BUNDLE_DIR, CONFIG_FILE, access
+from exams.settings import load_superset
+from exams.superset_app import BUNDLE_DIR, CONFIG_FILE, access, ensure_private_home
 from exams.superset_app import bundle as bundle_mod
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -155,7 +156,7 @@ def test_validate_rejects_a_chart_in_no_dashboard(tmp_path):
 
 # ---- superset_config.py: the secret key ------------------------------------------------------
 def _load_config(home: Path, **env: str) -> subprocess.CompletedProcess:
-    full = {k: v for k, v in os.environ.items() if k != "SUPERSET_SECRET_KEY"}
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SUPERSET_")}
     full.update(SUPERSET_HOME=str(home), PYTHONPATH=str(REPO_ROOT / "src"), **env)
     code = (
         "import runpy, sys; cfg = runpy.run_path(sys.argv[1]); "
@@ -192,16 +193,48 @@ def test_config_generates_and_keeps_a_secret_key_in_test_mode(tmp_path):
     assert stat.S_IMODE((tmp_path / ".secret_key").stat().st_mode) == 0o600
 
 
+# ---- the home: private, created so ------------------------------------------------------------
+def test_home_is_created_private(tmp_path, monkeypatch):
+    home = tmp_path / "new" / "home"
+    monkeypatch.setenv("SUPERSET_HOME", str(home))
+    assert ensure_private_home() == home
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+
+
+def test_an_open_home_is_told_once_and_left_as_it_is(tmp_path, monkeypatch, caplog):
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    os.chmod(home, 0o755)  # whatever the test's umask
+    (home / "superset.db").write_text("")
+    os.chmod(home / "superset.db", 0o644)  # as a former version left it
+    monkeypatch.setenv("SUPERSET_HOME", str(home))
+    with caplog.at_level("WARNING", logger="exams.superset_app"):
+        ensure_private_home()
+    (record,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "home 755" in record.getMessage() and "superset.db 644" in record.getMessage()
+    assert str(home) in record.getMessage()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o755  # not chmodded
+    caplog.clear()
+    os.chmod(home, 0o700)
+    os.chmod(home / "superset.db", 0o600)
+    with caplog.at_level("WARNING", logger="exams.superset_app"):
+        ensure_private_home()
+    assert not caplog.records
+
+
 # ---- admin password ---------------------------------------------------------------------
 def test_admin_password_is_generated_once_and_kept(tmp_path, monkeypatch):
-    from exams.superset_app.__main__ import admin_password
+    from exams.superset_app.provision import admin_password, known_admin_password
 
-    monkeypatch.setenv("SUPERSET_HOME", str(tmp_path))
+    monkeypatch.setenv("SUPERSET_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("SUPERSET_ADMIN_PASSWORD", raising=False)
+    assert known_admin_password() == ("", "SUPERSET_ADMIN_PASSWORD")  # never generates
     first, source = admin_password()
     again, _ = admin_password()
     assert first == again and len(first) >= 20
+    assert known_admin_password() == (first, source)
     assert stat.S_IMODE(Path(source).stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(source).parent.stat().st_mode) == 0o700
 
     other_home = tmp_path / "other"
     monkeypatch.setenv("SUPERSET_HOME", str(other_home))
@@ -209,6 +242,17 @@ def test_admin_password_is_generated_once_and_kept(tmp_path, monkeypatch):
 
     monkeypatch.setenv("SUPERSET_ADMIN_PASSWORD", "from-the-environment")
     assert admin_password() == ("from-the-environment", "SUPERSET_ADMIN_PASSWORD")
+
+
+def test_passwords_stay_out_of_the_superset_processes_environment(monkeypatch, tmp_path):
+    from exams.superset_app import superset_env
+
+    monkeypatch.setenv("SUPERSET_HOME", str(tmp_path))
+    monkeypatch.setenv("SUPERSET_ADMIN_PASSWORD", "admin-secret")
+    monkeypatch.setenv("SUPERSET_ANALYST_PASSWORD", "analyst-secret")
+    env = superset_env()
+    assert "admin-secret" not in env.values() and "analyst-secret" not in env.values()
+    assert env["SUPERSET_CONFIG_PATH"] == str(CONFIG_FILE)
 
 
 # ---- access as code (dashboards/security.yaml) -------------------------------------------------
@@ -300,14 +344,18 @@ def test_academies_fall_back_to_the_warehouse_copy_of_the_seed(tmp_path):
         access.read_academies(spec, tmp_path / "missing.duckdb")
 
 
-def test_make_analyst_refuses_an_unknown_academy_and_hides_the_password():
+def test_make_analyst_takes_no_password_and_refuses_an_unknown_academy():
+    makefile = (REPO_ROOT / "mk" / "superset.mk").read_text()
+    assert "PASSWORD)" not in makefile  # no PASSWORD=… on make's command line
     dry = subprocess.run(
-        ["make", "-n", "analyst", "ACADEMY=10", "USERNAME=jdupont", "PASSWORD=s3cret-pw"],
+        ["make", "-n", "analyst", "ACADEMY=10", "USERNAME=jdupont"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert dry.returncode == 0, dry.stderr
-    assert "--academy '10' --username 'jdupont'" in dry.stdout
-    assert "s3cret-pw" not in dry.stdout
+    assert (
+        "/.venv/superset/bin/exams superset analyst --academy '10' --username 'jdupont'"
+        in dry.stdout
+    )
     if not SUPERSET_PY.exists():
         pytest.skip("no Superset environment (make env-superset)")
     for academy in ("99", "ZZ"):
@@ -315,8 +363,8 @@ def test_make_analyst_refuses_an_unknown_academy_and_hides_the_password():
             ["make", "--no-print-directory", "analyst", f"ACADEMY={academy}", "USERNAME=x"],
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
-        assert proc.returncode != 0
-        assert f"unknown académie '{academy}'" in proc.stderr
+        assert proc.returncode == 2
+        assert f"exams: error: unknown académie '{academy}'" in proc.stderr
     usage = subprocess.run(["make", "--no-print-directory", "analyst", "USERNAME=x"],
                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert usage.returncode != 0 and "usage: make analyst" in usage.stderr
@@ -326,11 +374,7 @@ def test_make_analyst_refuses_an_unknown_academy_and_hides_the_password():
 def _config_values(home: Path, *names: str, **env: str) -> dict:
     import json
 
-    full = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("SUPERSET_DATABASE_URI", "SUPERSET_REDIS_URL", "SUPERSET_DATA_CACHE_TIMEOUT")
-    }
+    full = {k: v for k, v in os.environ.items() if not k.startswith("SUPERSET_")}
     full.update(SUPERSET_HOME=str(home), PYTHONPATH=str(REPO_ROOT / "src"), EXAMS_MODE="test")
     full.update(env)
     code = (
@@ -346,7 +390,8 @@ def _config_values(home: Path, *names: str, **env: str) -> dict:
 
 
 NAMES = ("SQLALCHEMY_DATABASE_URI", "CACHE_CONFIG", "DATA_CACHE_CONFIG", "FEATURE_FLAGS",
-         "RATELIMIT_STORAGE_URI")  # fmt: skip
+         "RATELIMIT_STORAGE_URI", "RATELIMIT_ENABLED", "AUTH_RATE_LIMITED", "AUTH_RATE_LIMIT",
+         "RATELIMIT_APPLICATION")  # fmt: skip
 
 
 def test_config_defaults_to_sqlite_and_in_process_caches(tmp_path):
@@ -357,7 +402,35 @@ def test_config_defaults_to_sqlite_and_in_process_caches(tmp_path):
     # a nightly publication shows on the dashboards within a minute
     assert cfg["DATA_CACHE_CONFIG"]["CACHE_DEFAULT_TIMEOUT"] <= 60
     assert cfg["FEATURE_FLAGS"]["ALLOW_ADHOC_SUBQUERY"] is False
-    assert cfg["RATELIMIT_STORAGE_URI"] is None
+    # login throttling: counted in the (single) gunicorn process, Superset's app-wide limit off
+    assert cfg["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert cfg["RATELIMIT_ENABLED"] is True and cfg["AUTH_RATE_LIMITED"] is True
+    assert cfg["AUTH_RATE_LIMIT"] == load_superset({}).login_rate_limit
+    assert cfg["RATELIMIT_APPLICATION"] is None
+
+
+def test_config_takes_the_login_rate_limit_from_the_setting(tmp_path):
+    cfg = _config_values(tmp_path, "AUTH_RATE_LIMIT", SUPERSET_LOGIN_RATE_LIMIT="3 per 1 hour")
+    assert cfg["AUTH_RATE_LIMIT"] == "3 per 1 hour"
+
+
+COOKIES = ("SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "SESSION_COOKIE_SAMESITE",
+           "REMEMBER_COOKIE_SECURE", "REMEMBER_COOKIE_HTTPONLY", "REMEMBER_COOKIE_SAMESITE",
+           "TALISMAN_CONFIG")  # fmt: skip
+
+
+@pytest.mark.parametrize("https", [False, True])
+def test_cookies_are_httponly_lax_and_secure_over_https(tmp_path, https):
+    env = {"SUPERSET_HTTPS": "true"} if https else {}
+    cfg = _config_values(tmp_path, *COOKIES, **env)
+    for cookie in ("SESSION", "REMEMBER"):
+        assert cfg[f"{cookie}_COOKIE_HTTPONLY"] is True
+        assert cfg[f"{cookie}_COOKIE_SAMESITE"] == "Lax"
+        assert cfg[f"{cookie}_COOKIE_SECURE"] is https
+    talisman = cfg["TALISMAN_CONFIG"]
+    assert talisman["session_cookie_secure"] is https and talisman["force_https"] is https
+    assert talisman["session_cookie_samesite"] == "Lax"
+    assert talisman["session_cookie_http_only"] is True
 
 
 def test_config_reads_the_metadata_uri_and_redis_from_the_environment(tmp_path):
@@ -369,7 +442,7 @@ def test_config_reads_the_metadata_uri_and_redis_from_the_environment(tmp_path):
         assert cfg[name]["CACHE_TYPE"] == "RedisCache"
         assert cfg[name]["CACHE_REDIS_URL"] == redis
     assert cfg["CACHE_CONFIG"]["CACHE_KEY_PREFIX"] != cfg["DATA_CACHE_CONFIG"]["CACHE_KEY_PREFIX"]
-    assert cfg["RATELIMIT_STORAGE_URI"] == redis
+    assert cfg["RATELIMIT_STORAGE_URI"] == redis  # login counters shared by every worker
     assert not (tmp_path / "superset.db").exists()
     if not SUPERSET_PY.exists():
         return

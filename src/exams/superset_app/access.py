@@ -3,27 +3,21 @@
 The plan (which role reads which dataset, which row-level security rule goes where) is computed
 from the YAML, the dashboard bundle and the reference seed of académies with the standard library
 and PyYAML only, so the fast tests check it without Superset. :func:`apply` and
-:func:`ensure_analyst` run inside a Superset app context (Superset environment):
-
-    python -m exams.superset_app.access analyst --academy 10 --username jdupont
-        (password from SUPERSET_ANALYST_PASSWORD; generated and printed when empty)
-
-which ``python -m exams.superset_app analyst`` / ``make analyst`` call. The import
-(importer.py) calls :func:`apply` after every import.
+:func:`ensure_analyst` run inside a Superset app context (:mod:`exams.superset_app.worker`,
+started by ``exams superset analyst`` / ``make analyst`` and by the import, which calls
+:func:`apply` after every import).
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import os
-import secrets
-import sys
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from exams.errors import ConfigError
 from exams.settings import REPO_ROOT
 from exams.superset_app import BUNDLE_DIR
 from exams.superset_app import bundle as bundle_mod
@@ -37,11 +31,12 @@ SQLLAB_VIEW_MENUS = frozenset({
     "SQLLab", "SQL Lab", "SQL Editor", "SavedQuery", "Saved Queries", "Query", "Query Search",
     "TabStateView", "TableSchemaView", "SqlLabPermalinkRestApi",
 })  # fmt: skip
-PASSWORD_ENV = "SUPERSET_ANALYST_PASSWORD"
+
+log = logging.getLogger(__name__)
 
 
-class AccessError(ValueError):
-    pass
+class AccessError(ConfigError):
+    """security.yaml, the list of académies or an account does not allow what was asked."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +200,7 @@ def load_plan(
     except AccessError as exc:
         if not allow_no_academies:
             raise
-        print(f"warning: {exc}; académie roles left as they are", file=sys.stderr)
+        log.warning("%s; académie roles left as they are", exc)
         academies = []
     return plan(spec, bundle or bundle_mod.load(BUNDLE_DIR), academies)
 
@@ -279,9 +274,13 @@ def apply(access: AccessPlan) -> list[str]:
 
 
 def ensure_analyst(
-    access: AccessPlan, academy_code: str, username: str, password: str
-) -> tuple[str, str]:
-    """Create or update ``username``, bound to exactly that académie's role. (action, role)."""
+    access: AccessPlan, academy_code: str, username: str, password: str, new_password: str
+) -> tuple[str, str, str]:
+    """Create or update ``username``, bound to exactly that académie's role.
+
+    ``password``: the one to set ("" keeps an existing account's own); a new account without one
+    gets ``new_password``. Returns (action, role, password: "given", "generated" or "kept").
+    """
     from superset import security_manager as sm
 
     spec = access.academy_role(academy_code)
@@ -299,11 +298,11 @@ def ensure_analyst(
             last_name=f"Rectorat {spec.academy.name}",
             email=f"{username}@exams.invalid",
             role=[role],
-            password=password,
+            password=password or new_password,
         )
         if not created:
-            raise AccessError(f"could not create user {username!r} (see the log above)")
-        return "created", spec.name
+            raise AccessError(f"could not create user {username!r} (see Superset's log)")
+        return "created", spec.name, "given" if password else "generated"
     others = {r.name for r in user.roles} - replaceable
     if others:
         raise AccessError(
@@ -315,53 +314,4 @@ def ensure_analyst(
     sm.update_user(user)
     if password:
         sm.reset_password(user.id, password)
-    return "updated", spec.name
-
-
-def _analyst_main(args: argparse.Namespace) -> int:
-    access = load_plan(warehouse=_warehouse())
-    if access.academy_role(args.academy) is None:
-        known = ", ".join(r.academy.code for r in access.roles if r.academy)
-        print(f"unknown académie {args.academy!r} (known: {known})", file=sys.stderr)
-        return 2
-    password = os.environ.get(PASSWORD_ENV, "")
-    generated = not password
-    from superset.app import create_app
-
-    app = create_app()
-    with app.app_context():
-        from superset import security_manager as sm
-
-        if generated and sm.find_user(username=args.username) is None:
-            password = secrets.token_urlsafe(15)
-        elif generated:
-            password = ""  # existing account: keep its password
-        action, role = ensure_analyst(access, args.academy, args.username, password)
-    print(f"analyst {args.username!r} {action}, role « {role} »")
-    if generated and password:
-        print(f"generated password: {password}")
-    return 0
-
-
-def _warehouse() -> Path:
-    from exams import settings
-
-    return settings.load().warehouse
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m exams.superset_app.access")
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("analyst", help=f"rectorat analyst account (password: ${PASSWORD_ENV})")
-    p.add_argument("--academy", required=True)
-    p.add_argument("--username", required=True)
-    args = parser.parse_args(argv)
-    try:
-        return _analyst_main(args)
-    except AccessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return "updated", spec.name, "given" if password else "kept"

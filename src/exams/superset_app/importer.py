@@ -3,23 +3,20 @@
 ``superset import-dashboards`` (ImportDashboardsCommand, overwrite=True) only overwrites the
 dashboards themselves: databases, datasets and charts that already exist are kept as they are
 (they are imported with overwrite=False), so a changed chart, metric or warehouse path would never
-reach an existing Superset. This runs, in one app context and as the admin user, Superset's own
-import commands for databases, datasets, charts, then dashboards — each with overwrite=True —
-which makes the import idempotent: Superset ends up with exactly what the bundle says.
+reach an existing Superset. This runs, as the admin user, Superset's own import commands for
+databases, datasets, charts, then dashboards — each with overwrite=True — which makes the import
+idempotent: Superset ends up with exactly what the bundle says.
 
 It then applies dashboards/security.yaml (access.py): the Ministère role, one role per académie
 with its row-level security rule, no SQL Lab for any of them — the same result on every re-run.
 
-Run by ``python -m exams.superset_app build`` in the Superset environment (needs
-SUPERSET_CONFIG_PATH): ``python -m exams.superset_app.importer bundle.zip [username]``.
-Exits non-zero on any failure.
+Runs inside a Superset app context: :mod:`exams.superset_app.worker`'s ``import`` task, started
+by ``exams superset build`` / ``setup``.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
-import traceback
+import importlib
 from zipfile import ZipFile
 
 import yaml
@@ -37,61 +34,32 @@ COMMANDS = [
 ]
 
 
-def import_bundle(zip_path: str, username: str = "admin") -> list[str]:
-    import importlib
+def import_bundle(zip_path: str, username: str) -> list[str]:
+    """Import the ZIP (overwrite) as `username`, then apply its access. Returns a summary."""
+    from superset import security_manager
+    from superset.commands.importers.v1.utils import get_contents_from_bundle
+    from superset.utils.core import override_user
 
-    from superset.app import create_app
-
-    app = create_app()
-    with app.app_context():
-        from superset import security_manager
-        from superset.commands.importers.v1.utils import get_contents_from_bundle
-        from superset.utils.core import override_user
-
-        user = security_manager.find_user(username=username)
-        if user is None:
-            raise SystemExit(f"user {username!r} does not exist: run set-up first")
-        with ZipFile(zip_path) as bundle:
-            contents = get_contents_from_bundle(bundle)
-        metadata = yaml.safe_load(contents["metadata.yaml"])
-        done = []
-        with override_user(user):
-            for module, name, model_type in COMMANDS:
-                command_cls = getattr(importlib.import_module(module), name)
-                typed = dict(contents)
-                typed["metadata.yaml"] = yaml.safe_dump({**metadata, "type": model_type})
-                command_cls(typed, overwrite=True).run()
-                done.append(model_type)
-        # Access from the bundle just imported (not from dashboards/, which may differ).
-        imported = bundle_mod.Bundle(root=BUNDLE_DIR)
-        imported.files = {
-            name: yaml.safe_load(text)
-            for name, text in contents.items()
-            if name.endswith(".yaml") and name != "metadata.yaml"
-        }
-        plan = access.load_plan(imported, settings.load().warehouse, allow_no_academies=True)
-        done += access.apply(plan)
-        return done
-
-
-def main(argv: list[str]) -> int:
-    if not argv:
-        print(__doc__, file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.WARNING)
-    try:
-        done = import_bundle(argv[0], *(argv[1:2] or []))
-    except SystemExit:
-        raise
-    except Exception as exc:  # noqa: BLE001 - report every failure as a non-zero exit
-        traceback.print_exc()
-        messages = getattr(exc, "normalized_messages", None)
-        if callable(messages):
-            print(f"import failed: {messages()}", file=sys.stderr)
-        return 1
-    print(f"imported (overwrite): {', '.join(done)}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    user = security_manager.find_user(username=username)
+    if user is None:
+        raise access.AccessError(f"user {username!r} does not exist: run set-up first")
+    with ZipFile(zip_path) as bundle:
+        contents = get_contents_from_bundle(bundle)
+    metadata = yaml.safe_load(contents["metadata.yaml"])
+    done = []
+    with override_user(user):
+        for module, name, model_type in COMMANDS:
+            command_cls = getattr(importlib.import_module(module), name)
+            typed = dict(contents)
+            typed["metadata.yaml"] = yaml.safe_dump({**metadata, "type": model_type})
+            command_cls(typed, overwrite=True).run()
+            done.append(model_type)
+    # Access from the bundle just imported (not from dashboards/, which may differ).
+    imported = bundle_mod.Bundle(root=BUNDLE_DIR)
+    imported.files = {
+        name: yaml.safe_load(text)
+        for name, text in contents.items()
+        if name.endswith(".yaml") and name != "metadata.yaml"
+    }
+    plan = access.load_plan(imported, settings.load().warehouse, allow_no_academies=True)
+    return done + access.apply(plan)
