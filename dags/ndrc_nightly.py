@@ -2,8 +2,9 @@
 
 Each stage is the transform environment's `exams <stage>` command (see exams.orchestration);
 this file only wires schedule, tasks and assets. The stages run one after the other, as one run
-(EXAMS_RUN_ID = the DAG run's id) under the platform's run lock, which the last task releases
-whatever happened. A night with no new or changed export skips transform, check and publish
+(EXAMS_RUN_ID = the DAG run's id) under the platform's run lock: the first task takes it (if
+another run holds it, this run fails at once and touches nothing) and the last releases it
+whatever happened (a setup/teardown pair). A night with no new or changed export skips transform, check and publish
 (exit status 99: nothing to do); extracts always runs and verifies the extracts against the
 publication. Trigger with {"force_rebuild": true} to rebuild and republish anyway.
 """
@@ -45,6 +46,13 @@ def ndrc_nightly() -> None:
         "EXAMS_RUN_ID": "{{ run_id }}",
         "EXAMS_FORCE_REBUILD": "{{ 'true' if params.force_rebuild else 'false' }}",
     }
+    lock_options = {"env": env, "append_env": True, "cwd": str(orch.settings.REPO_ROOT),
+                    "execution_timeout": pendulum.duration(minutes=1)}  # fmt: skip
+    acquire = BashOperator(
+        task_id="acquire_lock",
+        bash_command=orch.command("acquire-lock", "--run-id", "{{ run_id }}"),
+        **lock_options,
+    ).as_setup()
     stages = [
         BashOperator(
             task_id=s.name,
@@ -63,13 +71,10 @@ def ndrc_nightly() -> None:
     release = BashOperator(
         task_id="release_lock",
         bash_command=orch.command("release-lock", "--run-id", "{{ run_id }}"),
-        env=env,
-        append_env=True,
-        cwd=str(orch.settings.REPO_ROOT),
-        execution_timeout=pendulum.duration(minutes=1),
         retries=0,
-    ).as_teardown(setups=stages[0])
-    chain(*stages, release)
+        **lock_options,
+    ).as_teardown(setups=acquire)
+    chain(acquire, *stages, release)
 
 
 ndrc_nightly()

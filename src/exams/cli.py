@@ -73,6 +73,15 @@ def run(
     pipeline.run_all(settings.load(**({"force_rebuild": True} if force else {})))
 
 
+@app.command("acquire-lock", hidden=True)
+def acquire_lock(run_id: Annotated[str, typer.Option(help="the run taking the lock")]) -> None:
+    """Take the run lock for run RUN_ID and keep it for its stages (the DAG's first task)."""
+    from exams import lock
+
+    lock.acquire_run(settings.load(), run_id)
+    log.info("run lock taken for %s", run_id)
+
+
 @app.command("release-lock", hidden=True)
 def release_lock(run_id: Annotated[str, typer.Option(help="the run whose lock to release")]) -> None:
     """Release the run lock that run RUN_ID keeps between its stages (the DAG's last task)."""

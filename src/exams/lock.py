@@ -11,7 +11,9 @@ The run lock is a small file in the private state folder (`<warehouse stem>.run.
 A second run finds the `flock` held, or the lease of another run still running, and stops at
 once with RunInProgress, touching nothing. A lock whose process is gone and whose lease is over
 (or which has none: a standalone run) was left by a killed run: it is taken over, and said so.
-The DAG's last task releases the lock of its run whatever happened (`exams release-lock`).
+The DAG takes the lock for its run first (`exams acquire-lock`, a setup task: when another run
+holds it, the DAG run fails at once and touches nothing) and releases it last whatever happened
+(`exams release-lock`, its teardown).
 Assumes the state folder is on a local filesystem (flock).
 """
 
@@ -133,6 +135,13 @@ class RunLock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
+
+
+def acquire_run(s: Settings, run_id: str) -> None:
+    """Take the lock for run `run_id` and keep it (lease) for the stages that follow."""
+    run_lock = RunLock(s, run_id, "dag", "acquire-lock")
+    run_lock.acquire()
+    run_lock.release(keep_for_next_stage=True)
 
 
 def release_run(s: Settings, run_id: str) -> bool:

@@ -1,14 +1,13 @@
-"""Progress for long runs: rich bars on a terminal, plain log lines otherwise (Airflow logs)."""
+"""Progress of a long loop over files: rich's bar on a terminal, a log line per item otherwise
+(Airflow task logs, CI)."""
 
 from __future__ import annotations
 
+import logging
 import sys
-import time
 from types import TracebackType
 
-
-def log(message: str) -> None:
-    print(f"[exams {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+log = logging.getLogger(__name__)
 
 
 class Progress:
@@ -27,7 +26,7 @@ class Progress:
             self._rich.start()
             self._task = self._rich.add_task(self.label, total=self.total)
         else:
-            log(f"{self.label}: {self.total} item(s)")
+            log.info("%s: %d item(s)", self.label, self.total)
         return self
 
     def advance(self, item: str) -> None:
@@ -35,7 +34,7 @@ class Progress:
         if self._rich:
             self._rich.update(self._task, advance=1, description=f"{self.label} {item}")
         else:
-            log(f"{self.label} [{self.done}/{self.total}] {item}")
+            log.info("%s [%d/%d] %s", self.label, self.done, self.total, item)
 
     def __exit__(
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None

@@ -56,28 +56,43 @@ def _select(con: duckdb.DuckDBPyConnection, path: Path) -> str:
         f"read_csv('{path}', delim='{delim}', header=true, all_varchar=true, "
         f"encoding='{encoding}', quote='\"')"
     )
+    # one record per physical line in these files: a row's line is its position + 1
+    line = "row_number() OVER () + 1 AS line_number"
     names = {_norm(r[0]): r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     cols = ", ".join(f"upper(trim({_ident(names[c])})) AS {c}" for c in COLUMNS)
-    return f"SELECT {cols} FROM {source}"
+    return f"SELECT '{path.name}' AS file_name, {line}, {cols} FROM {source}"
 
 
-def pass_rate_counts(raw_dir: Path) -> dict[tuple[str, str, str], tuple[int, int, int]]:
-    """(session, academy_code, category) → (registered, present, admitted)."""
+def pass_rate_counts(
+    raw_dir: Path, quarantined: set[tuple[str, int]]
+) -> dict[tuple[str, str, str], tuple[int, int, int]]:
+    """(session, academy_code, category) → (registered, present, admitted); a candidate with a
+    line in `quarantined` (file name, physical line) is registered only, from its other lines."""
     con = duckdb.connect()
+    con.execute("SET threads = 1")  # rows in file order: row_number() is the physical line
+    con.execute("CREATE TABLE quarantined (file_name VARCHAR, line_number BIGINT)")
+    if quarantined:
+        con.executemany("INSERT INTO quarantined VALUES (?, ?)", sorted(quarantined))
     rows = " UNION ALL ".join(_select(con, p) for p in latest_exports(raw_dir))
     mandatory = ", ".join(f"'{e}'" for e in MANDATORY)
     query = f"""
-        WITH rows AS ({rows}),
+        WITH all_rows AS ({rows}),
+        flagged AS (
+            SELECT a.*, q.line_number IS NOT NULL AS in_quarantine
+            FROM all_rows a LEFT JOIN quarantined q USING (file_name, line_number)
+        ),
         candidates AS (
             SELECT session, code_academie, numero_candidat,
-                any_value(categorie_candidat) AS category,
-                any_value(decision) AS decision,
-                bool_or(statut = 'NOTE') AS sat,
-                count(*) FILTER (code_epreuve IN ({mandatory})) = {len(MANDATORY)}
+                any_value(categorie_candidat) FILTER (NOT in_quarantine) AS category,
+                any_value(decision) FILTER (NOT in_quarantine) AS decision,
+                bool_or(statut = 'NOTE') FILTER (NOT in_quarantine) AS sat,
+                NOT bool_or(in_quarantine)
+                    AND count(*) FILTER (code_epreuve IN ({mandatory})) = {len(MANDATORY)}
                     AND count(DISTINCT code_epreuve) FILTER (code_epreuve IN ({mandatory}))
                         = {len(MANDATORY)} AS complete
-            FROM rows WHERE numero_candidat IS NOT NULL AND numero_candidat <> ''
+            FROM flagged WHERE numero_candidat IS NOT NULL AND numero_candidat <> ''
             GROUP BY ALL
+            HAVING count(*) FILTER (NOT in_quarantine) > 0
         )
         SELECT session, code_academie, category, count(*) AS registered,
             count(*) FILTER (complete AND (sat OR category = 'VAE')) AS present,
@@ -87,3 +102,21 @@ def pass_rate_counts(raw_dir: Path) -> dict[tuple[str, str, str], tuple[int, int
     result = con.execute(query).fetchall()
     con.close()
     return {(str(int(s)), a, c): (r, p, ad) for s, a, c, r, p, ad in result}
+
+
+def loaded_quarantine(warehouse: Path, raw_dir: Path) -> set[tuple[str, int]]:
+    """The lines in quarantine of the LOADED files (audit.quarantine), named as the latest
+    export of their (session, académie), which may be a duplicate of the loaded file."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        loaded = dict(con.execute(
+            "SELECT file_name, sha256 FROM audit.file_manifest WHERE status = 'LOADED'"
+        ).fetchall())  # fmt: skip
+        lines = con.execute(
+            "SELECT q.file_name, q.line_number FROM audit.quarantine q "
+            "JOIN audit.file_manifest m USING (file_name) WHERE m.status = 'LOADED'"
+        ).fetchall()
+    finally:
+        con.close()
+    latest_name = {sha256(p): p.name for p in latest_exports(raw_dir)}
+    return {(latest_name[loaded[name]], line) for name, line in lines}

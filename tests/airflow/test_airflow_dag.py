@@ -12,7 +12,7 @@ import pytest
 from exams import orchestration as orch
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STAGES = ["ingest", "transform", "check", "publish", "extracts"]
+STAGES = list(orch.STAGE_NAMES)
 
 
 @pytest.fixture
@@ -23,8 +23,8 @@ def dag(monkeypatch: pytest.MonkeyPatch):
 
     bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
     assert bag.import_errors == {}
-    assert "ndrc_nightly" in bag.dags
-    return bag.dags["ndrc_nightly"]
+    assert orch.DAG_ID in bag.dags
+    return bag.dags[orch.DAG_ID]
 
 
 def test_schedule_and_run_policy(dag) -> None:
@@ -33,52 +33,42 @@ def test_schedule_and_run_policy(dag) -> None:
     assert dag.start_date is not None
     assert dag.catchup is False
     assert dag.max_active_runs == 1
-    assert "session" in dag.params
+    assert dag.params["force_rebuild"] is False
 
 
-def test_stages_run_in_sequence_behind_the_change_gate(dag) -> None:
-    assert set(dag.task_ids) == {*STAGES, "data_changed"}
-    chain = ["ingest", "data_changed", *STAGES[1:]]
+def test_stages_run_in_sequence_between_taking_and_releasing_the_lock(dag) -> None:
+    assert set(dag.task_ids) == {"acquire_lock", *STAGES, "release_lock"}
+    chain = ["acquire_lock", *STAGES]
     for upstream, downstream in zip(chain, chain[1:], strict=False):
         assert dag.task_dict[downstream].upstream_task_ids == {upstream}
-    assert type(dag.task_dict["data_changed"]).__name__ == "_ShortCircuitDecoratedOperator"
+    acquire, release = dag.task_dict["acquire_lock"], dag.task_dict["release_lock"]
+    assert release.upstream_task_ids == {STAGES[-1], "acquire_lock"}  # last stage; its setup
+    assert acquire.is_setup and release.is_teardown
+    assert "acquire-lock --run-id '{{ run_id }}'" in acquire.bash_command
+    assert "release-lock --run-id '{{ run_id }}'" in release.bash_command
+    # the extracts are verified every night, also when the rebuild stages were skipped
+    assert dag.task_dict["extracts"].trigger_rule == "none_failed"
 
 
-def test_each_stage_runs_the_transform_cli_with_retries_and_timeout(dag) -> None:
+def test_each_stage_runs_the_transform_cli_as_one_run(dag) -> None:
+    from exams import settings
+
     for stage in STAGES:
         task = dag.task_dict[stage]
         assert type(task).__name__ == "BashOperator"
-        assert f"{orch.transform_bin() / 'exams'} {stage}" in task.bash_command
+        assert f"{settings.load().transform_bin / 'exams'} {stage}" in task.bash_command
         assert task.retries >= 1 and task.retry_exponential_backoff > 1
         assert task.execution_timeout is not None
-        assert task.skip_on_exit_code == []  # any non-zero exit fails the task
-        assert "EXAMS_SESSION" in task.env and task.append_env
+        # nothing to do tonight: skipped; any other non-zero exit fails the task
+        assert task.skip_on_exit_code == [orch.NOTHING_TO_DO]
+        assert task.env["EXAMS_RUN_ID"] == "{{ run_id }}" and task.append_env
+        assert "force_rebuild" in task.env["EXAMS_FORCE_REBUILD"]
         assert "must-not-appear-in-the-dag" not in json.dumps(task.env)
 
 
 def test_assets(dag) -> None:
     assert [a.uri for a in dag.task_dict["publish"].outlets] == ["duckdb://warehouse/results"]
     assert dag.task_dict["extracts"].outlets
-
-
-@pytest.mark.parametrize(
-    ("report", "exists", "session", "expected"),
-    [
-        ('{"changed": false, "files": 3}', True, None, False),
-        ('progress…\n{"changed": false}', True, None, False),
-        ('{"changed": true}', True, None, True),
-        ('{"changed": false}', False, None, True),  # nothing published yet
-        ('{"changed": false}', True, "2025", True),  # rebuild on demand
-        ("not json", True, None, True),
-        (None, True, None, True),
-    ],
-)
-def test_gate(tmp_path, monkeypatch, report, exists, session, expected) -> None:
-    warehouse = tmp_path / "results.duckdb"
-    if exists:
-        warehouse.write_bytes(b"")
-    monkeypatch.setenv("EXAMS_WAREHOUSE", str(warehouse))
-    assert orch.should_rebuild(report, session) is expected
 
 
 def test_ruff_airflow3_rules() -> None:

@@ -4,13 +4,15 @@ mid-run, and a corrected export delivered later."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import signal
 import subprocess
 import time
 
 import pytest
-from airflow_expected import latest_exports, pass_rate_counts
+from airflow_expected import latest_exports, loaded_quarantine, pass_rate_counts
 from prod_support import (
     EXAMS,
     REPO_ROOT,
@@ -29,7 +31,7 @@ from prod_support import (
 )
 
 pytestmark = pytest.mark.slow
-STAGES = ("ingest", "data_changed", "transform", "check", "publish", "extracts")
+STAGES = ("acquire_lock", "ingest", "transform", "check", "publish", "extracts", "release_lock")
 
 
 def pass_rates(dirs: PipelineDirs) -> dict[tuple[str, str, str], tuple[int, int, int]]:
@@ -67,7 +69,7 @@ def test_triggered_run_publishes_the_expected_warehouse_and_extracts(
     assert sorted(s for (s,) in loaded) == sorted(sha256(p) for p in latest_exports(dirs.raw))
 
     got = pass_rates(dirs)
-    assert got and got == pass_rate_counts(dirs.raw)
+    assert got and got == pass_rate_counts(dirs.raw, loaded_quarantine(dirs.warehouse, dirs.raw))
     assert sum(admitted for *_, admitted in got.values()) > 0
 
     manifests = check_extracts(dirs)
@@ -115,7 +117,7 @@ def test_a_transform_killed_mid_run_leaves_the_publication_and_the_next_run_rebu
     )
 
     # the next full run (rebuild on demand: no export changed) completes and gives the same marts
-    _, states = run_dag(api, airflow_stack, conf={"session": "2025"})
+    _, states = run_dag(api, airflow_stack, conf={"force_rebuild": True})
     assert states == dict.fromkeys(STAGES, "success")
     assert marts_snapshot(published) == marts
     assert not published.with_name(published.name + ".new").exists()
@@ -128,6 +130,9 @@ def test_a_corrected_export_supersedes_the_old_one_in_the_next_run(
     old = next(p for p in latest_exports(dirs.raw) if p.name.startswith("NDRC_2025_10_"))
     before_rates = query(dirs.warehouse, "SELECT * FROM marts.pass_rates ORDER BY ALL")
     before_manifest = check_extracts(dirs)["2025"]
+    mismatched = ("SELECT count(*) FROM marts.fct_candidate_session WHERE session = 2025 "
+                  "AND academy_code = '10' AND NOT (decision_matches AND average_matches)")  # fmt: skip
+    (before_mismatches,) = query(dirs.warehouse, mismatched)[0]
 
     new, candidate = write_correction(dirs.raw, old)
     run_id, states = run_dag(api, airflow_stack)
@@ -139,12 +144,16 @@ def test_a_corrected_export_supersedes_the_old_one_in_the_next_run(
     after_rates = query(dirs.warehouse, "SELECT * FROM marts.pass_rates ORDER BY ALL")
     changed = {(str(r[0]), r[1]) for r in set(after_rates) ^ set(before_rates)}
     assert changed == {("2025", "10")}, changed
-    assert pass_rates(dirs) == pass_rate_counts(dirs.raw)  # one admitted candidate fewer
-    # the correction is consistent: the recomputed decisions still match the jury's
-    mismatches = query(dirs.warehouse, "SELECT count(*) FROM marts.fct_candidate_session "
-                       "WHERE session = 2025 AND academy_code = '10' "
-                       "AND NOT (decision_matches AND average_matches)")  # fmt: skip
-    assert mismatches == [(0,)], candidate
+    # one admitted candidate fewer
+    assert pass_rates(dirs) == pass_rate_counts(dirs.raw, loaded_quarantine(dirs.warehouse, dirs.raw))
+    # the correction is consistent: the corrected candidate's recomputed decision and average
+    # are the jury's, and no other difference appeared
+    secret = dirs.env()["EXAMS_PSEUDONYM_KEY"].encode()
+    key = hmac.new(secret, candidate.encode(), hashlib.sha256).hexdigest()  # candidate_key
+    corrected = query(dirs.warehouse, "SELECT decision, decision_matches, average_matches FROM "
+                      f"marts.fct_candidate_session WHERE candidate_key = '{key}'")  # fmt: skip
+    assert corrected == [("REFUSE", True, True)] or corrected == [("CONTROLE", True, True)]
+    assert query(dirs.warehouse, mismatched)[0][0] <= before_mismatches, candidate
 
     manifests = check_extracts(dirs)
     after_manifest = manifests["2025"]

@@ -39,8 +39,13 @@ counted as (
         count(*) filter (where decision = 'ABSENT') as absent
 
     from candidates
-    group by session, academy_code, coalesce(uai_etablissement, 'NONE'), candidate_category,
-        access_route, sex
+    group by
+        session,
+        academy_code,
+        coalesce(uai_etablissement, 'NONE'),
+        candidate_category,
+        access_route,
+        sex
 
 ),
 
