@@ -177,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     from exams.pipeline import NothingToDo
 
     try:
-        rc = app(args=argv, prog_name="exams", standalone_mode=False)
+        app(args=argv, prog_name="exams")  # click shows usage errors and exits itself
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except NothingToDo as e:
         print(f"exams: {e}", file=sys.stderr)
         return e.exit_code
@@ -190,18 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("exams: interrupted", file=sys.stderr)
         return 130
-    except typer.Exit as e:
-        return e.exit_code
-    except Exception as e:  # click's usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            return e.exit_code
-        if isinstance(e, click.exceptions.Abort):
-            return 1
+    except Exception as e:
+        if type(e).__module__.startswith(("duckdb", "_duckdb")) and "IO Error" in str(e):
+            # DuckDB's own I/O errors (a full or read-only disk while it writes)
+            print(f"exams: error: {str(e).splitlines()[0]}", file=sys.stderr)
+            return 74
         raise
-    return rc if isinstance(rc, int) else 0
+    return 0
 
 
 def entry() -> None:
