@@ -46,7 +46,7 @@ demo: envs  ## install, generate a sample if data/raw is empty, run the nightly 
 	$(MAKE) serve
 
 test: envs chromium  ## install what the tests need and run them all
-	$(VENV)/transform/bin/ruff check src dags tests scripts benchmarks
+	$(VENV)/transform/bin/ruff check src dags tests benchmarks
 	$(MAKE) lint-sql
 	$(VENV)/transform/bin/pytest tests --ignore=tests/airflow --ignore=tests/airflow_prod
 	$(VENV)/airflow/bin/pytest tests/airflow $(wildcard tests/airflow_prod)

@@ -5,7 +5,7 @@ AIRFLOW_LOCAL_HOME ?= $(ROOT)/data/airflow
 .PHONY: pipeline airflow-standalone
 
 pipeline: env-airflow env-transform  ## the nightly run once through the Airflow DAG (honours EXAMS_RAW_DIR, EXAMS_WAREHOUSE; FORCE=1 rebuilds even if nothing changed)
-	$(VENV)/airflow/bin/python $(ROOT)/scripts/run_dag_once.py $(if $(FORCE),--force)
+	$(VENV)/airflow/bin/exams pipeline $(if $(FORCE),--force)
 
 airflow-standalone: env-airflow env-transform  ## Airflow UI + scheduler on http://localhost:8080 (user admin; password in data/airflow/simple_auth_manager_passwords.json.generated)
 	mkdir -p $(AIRFLOW_LOCAL_HOME)

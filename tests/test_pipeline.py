@@ -263,3 +263,9 @@ def test_a_killed_runs_publication_file_and_wal_are_not_reused(
     con = duckdb.connect(str(warehouse), read_only=True)
     assert published == con.execute("SELECT count(*) FROM marts.pass_rates").fetchone()[0] > 0
     con.close()
+
+
+def test_the_stages_are_the_ones_the_dag_runs() -> None:
+    from exams import orchestration, pipeline
+
+    assert tuple(pipeline.STAGES) == orchestration.STAGE_NAMES

@@ -22,7 +22,7 @@ from typing import Annotated
 
 import typer
 
-from exams import errors, logs, settings
+from exams import errors, logs, orchestration, settings
 
 app = typer.Typer(
     name="exams",
@@ -33,32 +33,24 @@ app = typer.Typer(
 )
 log = logging.getLogger("exams.cli")
 
-STAGE_HELP = {
-    "ingest": "Read the raw folder into the private build database (manifest, quarantine).",
-    "transform": "dbt build into the candidate publication file (<warehouse>.new).",
-    "check": "great-expectations checkpoint on the candidate publication file.",
-    "publish": "Move the checked file onto the served path (atomic).",
-    "extracts": "Write (or verify) the ministry extracts of the publication.",
-}
-
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     logs.setup(verbose)
 
 
-def _stage_command(name: str) -> None:
+def _stage_command(stage: orchestration.Stage) -> None:
     def command() -> None:
         from exams import pipeline
 
-        pipeline.run_stage(name, settings.load())
+        pipeline.run_stage(stage.name, settings.load())
 
-    command.__name__ = name
-    app.command(name=name, help=STAGE_HELP[name])(command)
+    command.__name__ = stage.name
+    app.command(name=stage.name, help=stage.help)(command)
 
 
-for _name in STAGE_HELP:
-    _stage_command(_name)
+for _stage in orchestration.STAGES:
+    _stage_command(_stage)
 
 
 @app.command()
@@ -89,6 +81,21 @@ def release_lock(run_id: Annotated[str, typer.Option(help="the run whose lock to
 
     released = lock.release_run(settings.load(), run_id)
     log.info("run lock of %s %s", run_id, "released" if released else "not held by it")
+
+
+@app.command("pipeline")
+def pipeline_once(
+    force: Annotated[
+        bool, typer.Option("--force", help="rebuild and republish even if nothing changed")
+    ] = False,
+    airflow_log: Annotated[
+        bool, typer.Option("--airflow-log", help="Airflow's own log to the terminal")
+    ] = False,
+) -> None:
+    """The nightly run once through the Airflow DAG (Airflow environment; make pipeline)."""
+    from exams.dag_once import run_once
+
+    raise typer.Exit(run_once(force, airflow_log))
 
 
 @app.command("check-export")

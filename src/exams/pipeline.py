@@ -88,6 +88,7 @@ def extracts(s: Settings, run_id: str) -> None:
     extracts_mod.run(s)
 
 
+# the functions of the stages orchestration.STAGES names, in that order
 STAGES: dict[str, Callable[[Settings, str], None]] = {
     "ingest": ingest,
     "transform": transform,

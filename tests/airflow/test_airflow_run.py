@@ -16,7 +16,7 @@ from airflow_expected import latest_exports, pass_rate_counts, sha256
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "data" / "raw"
-RUN_ONCE = REPO_ROOT / "scripts" / "run_dag_once.py"
+EXAMS = Path(sys.executable).with_name("exams")  # the Airflow environment's command
 FAILING_SUITE = """\
 name: injected_failure
 description: A blocking expectation that cannot pass (test of write-audit-publish).
@@ -147,7 +147,7 @@ def test_a_failed_run_fails_and_leaves_the_published_warehouse_untouched(
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(pipeline_env(published["base"]))
-    args = [sys.executable, str(RUN_ONCE)]
+    args = [str(EXAMS), "pipeline"]
     if failure == "unreadable raw folder":
         env["EXAMS_RAW_DIR"] = str(tmp_path / "no-such-folder")
         failed_task = "ingest"

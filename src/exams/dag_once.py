@@ -1,6 +1,5 @@
-"""Run the `ndrc_nightly` Airflow DAG once, now, in this process (`dag.test()`), and report.
-
-    .venv/airflow/bin/python scripts/run_dag_once.py [--force] [--verbose]
+"""Run the nightly Airflow DAG once, now, in this process (`dag.test()`), and report:
+`exams pipeline [--force] [--verbose]` with the Airflow environment's `exams` (`make pipeline`).
 
 Airflow runs from a local home (AIRFLOW_HOME, default `<warehouse folder>/../airflow`, i.e.
 `data/airflow`) with SQLite metadata, migrated when needed. Every task runs the transform
@@ -19,7 +18,6 @@ object, so the per-task report needs no parsing of log text.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import subprocess
@@ -30,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from exams import orchestration, settings
+from exams.errors import ConfigError
 
 ROOT = settings.REPO_ROOT
 DAG_ID = orchestration.DAG_ID
@@ -114,16 +113,17 @@ def task_output(log_text: str, task_id: str) -> str:
     return "\n".join((output or section)[-TAIL_LINES:] + failure[-1:])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--force", action="store_true",
-                        help="rebuild and republish even if nothing changed")  # fmt: skip
-    parser.add_argument("-v", "--verbose", action="store_true", help="Airflow log to terminal")
-    args = parser.parse_args(argv)
+def run_once(force: bool = False, verbose: bool = False) -> int:
+    """Exit status 0 if the run succeeded, 1 otherwise."""
+    try:
+        import airflow  # noqa: F401
+    except ImportError as e:
+        raise ConfigError("`exams pipeline` runs with the Airflow environment's `exams` "
+                          "(.venv/airflow/bin/exams; make pipeline)") from e
 
     home = configure_environment()
     log_file = None
-    if not args.verbose:
+    if not verbose:
         log_file = home / "logs" / "run_once" / f"{datetime.now():%Y%m%dT%H%M%S}.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
         print(f"{DAG_ID}: running once (Airflow log: {log_file})", flush=True)
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         dag = bag.dags.get(DAG_ID)
         run = None
         if dag is not None and not bag.import_errors:
-            conf = {"force_rebuild": True} if args.force else None
+            conf = {"force_rebuild": True} if force else None
             run = dag.test(logical_date=datetime.now(UTC), run_conf=conf)
             order = {t.task_id: i for i, t in enumerate(dag.topological_sort())}
             tis = sorted(run.get_task_instances(), key=lambda ti: order.get(ti.task_id, 99))
@@ -162,7 +162,3 @@ def main(argv: list[str] | None = None) -> int:
     ok = run.state == DagRunState.SUCCESS
     print(f"result: {'SUCCESS' if ok else 'FAILED'}")
     return 0 if ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
