@@ -115,11 +115,11 @@ def task_output(log_text: str, task_id: str) -> str:
 
 def run_once(force: bool = False, verbose: bool = False) -> int:
     """Exit status 0 if the run succeeded, 1 otherwise."""
-    try:
-        import airflow  # noqa: F401
-    except ImportError as e:
+    import importlib.util
+
+    if importlib.util.find_spec("airflow") is None:  # not imported: configured below first
         raise ConfigError("`exams pipeline` runs with the Airflow environment's `exams` "
-                          "(.venv/airflow/bin/exams; make pipeline)") from e
+                          "(.venv/airflow/bin/exams; make pipeline)")
 
     home = configure_environment()
     log_file = None
