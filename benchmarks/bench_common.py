@@ -10,13 +10,15 @@ import os
 import re
 from pathlib import Path
 
+from exams.orchestration import STAGE_NAMES
+
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
 DATA_DIR = HERE / "data"  # generated exports, warehouses, logs, code snapshots (gitignored)
 RESULTS_DIR = HERE / "results"  # <scale>.json and <scale>.png: the last run at each scale
 
 # ---- the run ----------------------------------------------------------------------------------
-STAGES = ["ingest", "transform", "check", "publish", "extracts"]
+STAGES = list(STAGE_NAMES)  # run as `python -m exams.cli <stage>` (older commits too)
 DEFAULT_SCALE = 2_000_000  # épreuve rows; 20_000_000 is the national-scale target
 SMOKE_SCALE = 20_000
 SESSIONS = list(range(2020, 2030))  # ten national sessions

@@ -14,6 +14,8 @@ import duckdb
 import pytest
 from airflow_expected import latest_exports, pass_rate_counts, sha256
 
+from exams import orchestration as orch
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = REPO_ROOT / "data" / "raw"
 EXAMS = Path(sys.executable).with_name("exams")  # the Airflow environment's command
@@ -50,7 +52,7 @@ def published(tmp_path_factory, airflow_db, transform_cli) -> dict:
 
         bag = DagBag(dag_folder=str(REPO_ROOT / "dags"))
         assert bag.import_errors == {}
-        run = bag.dags["ndrc_nightly"].test(logical_date=datetime.now(UTC))
+        run = bag.dags[orch.DAG_ID].test(logical_date=datetime.now(UTC))
         states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     return {
         "run": run,
@@ -119,7 +121,7 @@ def test_a_night_without_new_exports_skips_the_rebuild_and_verifies_the_extracts
     with pytest.MonkeyPatch.context() as mp:
         for key, value in pipeline_env(published["base"]).items():
             mp.setenv(key, value)
-        dag = DagBag(dag_folder=str(REPO_ROOT / "dags")).dags["ndrc_nightly"]
+        dag = DagBag(dag_folder=str(REPO_ROOT / "dags")).dags[orch.DAG_ID]
         run = dag.test(logical_date=datetime.now(UTC))
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert run.state == DagRunState.SUCCESS, states

@@ -29,11 +29,13 @@ from pathlib import Path
 import duckdb
 import httpx
 
+from exams import orchestration
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = REPO_ROOT / ".venv" / "airflow" / "bin" / "airflow"
 EXAMS = REPO_ROOT / ".venv" / "transform" / "bin" / "exams"
 SAMPLE_DIR = REPO_ROOT / "data" / "raw"
-DAG_ID = "ndrc_nightly"
+DAG_ID = orchestration.DAG_ID
 PG_USER = "postgres"
 
 

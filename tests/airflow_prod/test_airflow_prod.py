@@ -30,8 +30,10 @@ from prod_support import (
     write_correction,
 )
 
+from exams import orchestration
+
 pytestmark = pytest.mark.slow
-STAGES = ("acquire_lock", "ingest", "transform", "check", "publish", "extracts", "release_lock")
+STAGES = ("acquire_lock", *orchestration.STAGE_NAMES, "release_lock")
 
 
 def pass_rates(dirs: PipelineDirs) -> dict[tuple[str, str, str], tuple[int, int, int]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from exams import reference
 from exams.ingest import keys
 from exams.ingest.files import FileName, FileRejected, ScannedFile, other_delimiter_detail
 from exams.ingest.read import read_batch
@@ -20,12 +21,9 @@ from exams.ingest.state import KEPT_IN_QUARANTINE, STORED
 
 log = logging.getLogger(__name__)
 
-# the columns read from a file (names and birth dates are parsed, never kept)
-READ = [
-    "session", "code_academie", "numero_candidat", "sexe", "uai_etablissement",
-    "categorie_candidat", "code_epreuve", "forme", "statut", "note", "session_origine",
-    "decision", "moyenne",
-]  # fmt: skip
+# the columns read from a file: the required ones (names and birth dates, optional, are parsed
+# for the field count and never kept)
+READ = reference.required_export_columns()
 
 
 @dataclass
