@@ -278,8 +278,8 @@ EXPECTED: dict[str, dict] = {
                   GROUP BY ALL""",
     },
     "d8164ae5-8115-562f-8ba9-a27d46a2b5eb": {  # Contrôles en échec
-        "keys": ["run_at", "suite", "expectation", "column_name", "niveau"],
-        "sql": """SELECT epoch_ms(run_at) AS run_at, suite, expectation, column_name,
+        "keys": ["run_id", "suite", "expectation", "column_name", "niveau"],
+        "sql": """SELECT run_id, suite, expectation, column_name,
                          CASE WHEN blocking THEN 'Bloquant' ELSE 'Avertissement' END AS niveau,
                          SUM(unexpected_count) AS valeurs_en_ecart
                   FROM audit.dq_results WHERE success = false GROUP BY ALL""",

@@ -101,7 +101,7 @@ def test_rates_are_ratios_of_sums(bundle):
             assert "AVG(" not in expr and "_RATE" not in expr, (rel, name)
             if name.startswith("taux"):
                 assert "SUM(" in expr and "/" in expr, (rel, name)
-                assert m["d3format"] == ".1%" or name == "taux_ecart_decision", (rel, name)
+                assert m["d3format"] == ".1%", (rel, name)
             if name.endswith(("__yhat_lower", "__yhat_upper")):
                 assert name.rsplit("__", 1)[0] in metrics, (rel, name)
                 assert bundle_mod.WILSON_Z in expr and "SQRT(" in expr, (rel, name)
@@ -137,7 +137,7 @@ def test_rates_are_shown_to_one_decimal(bundle):
         formats = {metrics[str(chart["dataset_uuid"])][n].get("d3format") for n in names}
         if "y_axis_format" in params:
             assert params["y_axis_format"] in formats, rel
-        assert formats <= {".1%", ",d", "+.1f", ".2%", None}, (rel, formats)
+        assert formats <= {".1%", ",d", "+.1f", None}, (rel, formats)
 
 
 def test_no_english_nor_codes_in_what_users_read(bundle):
