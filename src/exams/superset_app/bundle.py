@@ -1,7 +1,7 @@
 """Render the readable YAML export bundle in ``dashboards/`` into an importable ZIP.
 
 Substitutions: ``${EXAMS_WAREHOUSE}`` in the database's ``sqlalchemy_uri`` (the absolute path of
-the published DuckDB file), and the values datasets quote from their one source (``VALUES``:
+the published DuckDB file), and the values datasets quote from their one source (:func:`values`:
 the statistical-secrecy threshold from ``exams.settings``, the z of the Wilson interval from
 ``dbt_project.yml``). The bundle is also checked for what Superset's importer silently gets
 wrong: dangling UUIDs, charts not placed in any dashboard (not imported), a database that is not
@@ -160,9 +160,8 @@ def validate(bundle: Bundle) -> None:
                 if excluded not in chart_ids:
                     problems.append(f"{rel}: filter {nf.get('id')} excludes unknown chartId")
     known = {PLACEHOLDER, SECRECY_THRESHOLD, WILSON_Z}
-    for rel in bundle.files:
-        text = (bundle.root / rel).read_text(encoding="utf-8")
-        unknown = set(PLACEHOLDER_RE.findall(text)) - known
+    for rel, data in bundle.files.items():
+        unknown = set(PLACEHOLDER_RE.findall(str(data))) - known
         if unknown:
             problems.append(f"{rel}: unknown placeholders {sorted(unknown)}")
     for rel, chart in bundle.charts.items():
