@@ -4,6 +4,7 @@ admin password (no Superset process: they run in the test environment)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -34,39 +35,57 @@ def test_bundle_is_valid(bundle):
     assert titles == {"Taux de réussite", "Capitalisation des blocs", "Qualité des données"}
     tables = {(d["schema"], d["table_name"]) for d in bundle.datasets.values()}
     assert {("marts", "pass_rates"), ("marts", "block_capitalisation")} <= tables
+    assert {("marts", "national_pass_rates"), ("marts", "outcome_counts")} <= tables
+    assert {("marts", "establishment_results")} <= tables
     assert {("audit", "file_manifest"), ("audit", "quarantine"), ("audit", "dq_results")} <= tables
-    # physical datasets on the published tables only: no virtual (SQL) dataset
-    assert all(not d.get("sql") for d in bundle.datasets.values())
+    # physical datasets on the published tables, but one virtual dataset: the académie beside
+    # the nation, reading those two marts and nothing else
+    virtual = {d["table_name"]: d["sql"] for d in bundle.datasets.values() if d.get("sql")}
+    assert set(virtual) == {"academie_et_national"}
+    read = set(re.findall(r"\b(?:FROM|JOIN)\s+([\w.]+)", virtual["academie_et_national"], re.I))
+    assert read == {"marts.pass_rates", "marts.national_pass_rates"}
+
+
+def _charts_by_id(dash: dict, bundle) -> dict[int, dict]:
+    charts = {str(c["uuid"]): c for c in bundle.charts.values()}
+    return {
+        n["meta"]["chartId"]: charts[str(n["meta"]["uuid"])]
+        for n in dash["position"].values()
+        if isinstance(n, dict) and n.get("type") == "CHART"
+    }
 
 
 def test_native_filters_cover_session_academy_and_route(bundle):
-    """Every dashboard filters on session, académie and access route, each filter scoped to the
-    charts whose dataset has the column (elsewhere it would be silently ignored)."""
+    """Every dashboard filters on session, académie (by name: the same « Académie » filter
+    everywhere) and access route, each filter scoped to the charts whose dataset has the
+    column (elsewhere it would be silently ignored), none offering an empty value."""
     datasets = {str(d["uuid"]): d for d in bundle.datasets.values()}
-    charts = {str(c["uuid"]): c for c in bundle.charts.values()}
     for dash in bundle.dashboards.values():
-        ids = {
-            n["meta"]["chartId"]: str(n["meta"]["uuid"])
-            for n in dash["position"].values()
-            if isinstance(n, dict) and n.get("type") == "CHART"
-        }
-        columns = set()
+        columns = {}
         for nf in dash["metadata"]["native_filter_configuration"]:
             (target,) = nf["targets"]
             column = target["column"]["name"]
-            columns.add(column.replace("academy_name", "academy_code"))
+            columns[column] = nf["name"]
             excluded = set(nf["scope"]["excluded"])
-            for chart_id, uuid in ids.items():
-                ds = datasets[str(charts[uuid]["dataset_uuid"])]
+            for chart_id, chart in _charts_by_id(dash, bundle).items():
+                ds = datasets[str(chart["dataset_uuid"])]
                 has = any(c["column_name"] == column for c in ds["columns"])
-                params = charts[uuid]["params"]
+                params = chart["params"]
                 by_it = column in [params.get("x_axis"), *params.get("groupby", [])]
                 # in scope exactly where the column exists, unless the chart is broken down by it
                 if chart_id in excluded:
                     assert not has or by_it, (dash["slug"], nf["name"], chart_id)
                 else:
                     assert has, (dash["slug"], nf["name"], chart_id)
-        assert columns == {"session", "academy_code", "access_route"}, dash["slug"]
+            # pre-filter: the options never hold NULL (a rejected file has no session)
+            assert {(f["subject"], f["operator"]) for f in nf.get("adhoc_filters", [])} == {
+                (column, "IS NOT NULL")
+            }, (dash["slug"], nf["name"])
+        assert columns == {
+            "session": "Session",
+            "academy_name": "Académie",
+            "access_route": "Voie d'accès",
+        }, dash["slug"]
 
 
 def test_every_chart_has_an_expectation(bundle):
@@ -74,13 +93,117 @@ def test_every_chart_has_an_expectation(bundle):
 
 
 def test_rates_are_ratios_of_sums(bundle):
-    """Rates must aggregate correctly: SUM(x) / SUM(y), never an average of row rates."""
+    """Rates must aggregate correctly: built from SUM() of counts, never an average of row rates
+    nor a row rate column; their interval bounds too, with z from its one source."""
     for rel, ds in bundle.datasets.items():
-        for m in ds["metrics"]:
+        metrics = {m["metric_name"]: m for m in ds["metrics"]}
+        for name, m in metrics.items():
             expr = m["expression"].upper()
-            assert "AVG(" not in expr and "_RATE" not in expr, (rel, m["metric_name"])
-            if m["metric_name"].startswith("taux"):
-                assert expr.count("SUM(") == 2 and "/" in expr, (rel, m["metric_name"])
+            assert "AVG(" not in expr and "_RATE" not in expr, (rel, name)
+            if name.startswith("taux"):
+                assert "SUM(" in expr and "/" in expr, (rel, name)
+                assert m["d3format"] == ".1%", (rel, name)
+            if name.endswith(("__yhat_lower", "__yhat_upper")):
+                assert name.rsplit("__", 1)[0] in metrics, (rel, name)
+                assert bundle_mod.WILSON_Z in expr and "SQRT(" in expr, (rel, name)
+            if m.get("d3format") and "%" in m["d3format"]:
+                assert re.fullmatch(r"\.\d%", m["d3format"]), (rel, name)
+
+
+def test_every_rate_has_its_interval_beside_it(bundle):
+    """Wherever rates are compared in a table, the two bounds of its interval are next to it."""
+    for rel, chart in bundle.charts.items():
+        params = chart["params"]
+        if chart["viz_type"] != "table":
+            continue
+        metrics = params["metrics"]
+        for i, name in enumerate(metrics):
+            if name.startswith("taux") and "__" not in name and name != "taux_ecart_decision":
+                assert metrics[i + 1 : i + 3] == [f"{name}__yhat_lower", f"{name}__yhat_upper"], (
+                    rel,
+                    name,
+                )
+
+
+def test_rates_are_shown_to_one_decimal(bundle):
+    """Bar labels, axes and big numbers of rates: one decimal (« 72,4 % » with D3_FORMAT);
+    counts grouped by thousands."""
+    metrics = {
+        str(ds["uuid"]): {m["metric_name"]: m for m in ds["metrics"]}
+        for ds in bundle.datasets.values()
+    }
+    for rel, chart in bundle.charts.items():
+        params = chart["params"]
+        names = [params["metric"]] if "metric" in params else params["metrics"]
+        formats = {metrics[str(chart["dataset_uuid"])][n].get("d3format") for n in names}
+        if "y_axis_format" in params:
+            assert params["y_axis_format"] in formats, rel
+        assert formats <= {".1%", ",d", "+.1f", None}, (rel, formats)
+
+
+def test_no_english_nor_codes_in_what_users_read(bundle):
+    """Titles, descriptions, column and metric names, markdown: French, no status or reason
+    code of the seeds (the codes stay in the data; the labels are shown)."""
+    from exams import reference
+
+    banned = re.compile(
+        r"(?<!\w)("
+        + "|".join(
+            map(re.escape, ["N/A", "NONE", *reference.file_statuses(), *reference.reasons()])
+        )
+        + r")(?!\w)"
+    )
+    texts = []
+    for chart in bundle.charts.values():
+        texts += [chart["slice_name"], chart.get("description") or ""]
+        texts.append(chart["params"].get("subheader", ""))
+    for ds in bundle.datasets.values():
+        texts += [c.get("verbose_name") or "" for c in ds["columns"]]
+        texts += [m.get("verbose_name") or "" for m in ds["metrics"]]
+        texts += [m.get("description") or "" for m in ds["metrics"]]
+    for dash in bundle.dashboards.values():
+        texts.append(dash["dashboard_title"])
+        texts += [nf["name"] for nf in dash["metadata"]["native_filter_configuration"]]
+        texts += [
+            nf.get("description", "") for nf in dash["metadata"]["native_filter_configuration"]
+        ]
+        texts += [
+            n["meta"]["code"]
+            for n in dash["position"].values()
+            if isinstance(n, dict) and n.get("type") == "MARKDOWN"
+        ]
+    found = sorted({m for t in texts for m in banned.findall(t)})
+    assert not found, found
+
+
+def test_blocks_are_labelled_and_ordered(bundle):
+    """Blocks and units by unit_label, BC01, BC02, BC03 first; « acquis par des non-admis »
+    explained (VAE-validated units count) where the blocks are shown."""
+    charts = {c["slice_name"]: c for c in bundle.charts.values()}
+    by_unit = charts["Taux d'acquisition par bloc et unité"]["params"]
+    assert by_unit["x_axis"] == "unit_label" and by_unit["x_axis_sort"] == "unit_label"
+    # horizontal bars are drawn bottom-up: descending labels put BC01 on top
+    assert by_unit["orientation"] == "horizontal" and by_unit["x_axis_sort_asc"] is False
+    for name in ("Acquisition par bloc et unité", "Blocs de compétences par voie d'accès"):
+        params = charts[name]["params"]
+        assert params["groupby"][0] == "unit_label"
+        assert params["order_desc"] is False
+    blocks = next(d for d in bundle.datasets.values() if d["table_name"] == "block_capitalisation")
+    order = {m["metric_name"]: m["expression"] for m in blocks["metrics"]}
+    assert order["ordre_unite"] == "MIN(unit_label)"
+    assert "VAE" in charts["Blocs de compétences par voie d'accès"]["description"]
+    dash = next(d for d in bundle.dashboards.values() if d["slug"] == "capitalisation-des-blocs")
+    (md,) = [n["meta"]["code"] for n in dash["position"].values()
+             if isinstance(n, dict) and n.get("type") == "MARKDOWN"]  # fmt: skip
+    assert "validées par VAE" in md and "non admis" in md
+
+
+def test_definitions_explain_the_interval(bundle):
+    dash = next(d for d in bundle.dashboards.values() if d["slug"] == "taux-de-reussite")
+    (md,) = [n["meta"]["code"] for n in dash["position"].values()
+             if isinstance(n, dict) and n.get("type") == "MARKDOWN"]  # fmt: skip
+    assert "Intervalle de confiance à 95 %" in md and "Wilson" in md
+    assert bundle_mod.SECRECY_THRESHOLD in md
 
 
 def test_render_fills_in_the_warehouse(tmp_path):
@@ -97,6 +220,47 @@ def test_render_fills_in_the_warehouse(tmp_path):
     assert db["sqlalchemy_uri"] == f"duckdb:///{warehouse.resolve()}"
     assert db["extra"]["engine_params"]["connect_args"]["read_only"] is True
     assert db["allow_dml"] is False and db["expose_in_sqllab"] is False
+
+
+def test_render_fills_in_the_threshold_and_z_from_their_one_source(tmp_path, monkeypatch):
+    """The secrecy threshold comes from exams.settings (EXAMS_SECRECY_THRESHOLD), the Wilson z
+    from dbt_project.yml: the rendered bundle holds them, no placeholder left."""
+    import duckdb
+
+    monkeypatch.setenv("EXAMS_SECRECY_THRESHOLD", "7")
+    project = yaml.safe_load((REPO_ROOT / "dbt_project/dbt_project.yml").read_text())
+    z = float(project["vars"]["wilson_z"])
+    out = bundle_mod.render(BUNDLE_DIR, tmp_path / "results.duckdb", tmp_path / "b.zip")
+    with zipfile.ZipFile(out) as zf:
+        texts = {n: zf.read(n).decode() for n in zf.namelist()}
+    assert not [n for n, t in texts.items() if bundle_mod.PLACEHOLDER_RE.search(t)]
+    etab = yaml.safe_load(
+        texts[f"{bundle_mod.ZIP_ROOT}/datasets/exams_warehouse/establishment_results.yaml"]
+    )
+    metrics = {m["metric_name"]: m["expression"] for m in etab["metrics"]}
+    assert "SUM(present) >= 7 " in metrics["taux_reussite"]
+    chart = yaml.safe_load(texts[f"{bundle_mod.ZIP_ROOT}/charts/Resultats_par_etablissement.yaml"])
+    assert chart["params"]["conditional_formatting"][0]["targetValue"] == 7
+    assert "sous 7 présents" in chart["description"]
+    # the rendered Wilson bound is the contract's formula with that z: k = 3, n = 4
+    rates = yaml.safe_load(texts[f"{bundle_mod.ZIP_ROOT}/datasets/exams_warehouse/pass_rates.yaml"])
+    low = next(m for m in rates["metrics"] if m["metric_name"] == "taux_reussite__yhat_lower")
+    low = low["expression"]
+    assert repr(z) in low
+    con = duckdb.connect()
+    got = con.execute(f"SELECT {low} FROM (VALUES (3, 4)) AS t(admitted, present)").fetchone()[0]
+    centre, half = (3 + z * z / 2), z * (3 * 1 / 4 + z * z / 4) ** 0.5
+    assert abs(got - (centre - half) / (4 + z * z)) < 1e-12
+
+
+def test_validate_rejects_an_unknown_placeholder(tmp_path):
+    root = _mutated_bundle(
+        tmp_path,
+        "charts/Candidats_admis.yaml",
+        lambda d: d.update(description="${EXAMS_NOPE}"),
+    )
+    with pytest.raises(bundle_mod.BundleError, match="unknown placeholders"):
+        bundle_mod.validate(bundle_mod.load(root))
 
 
 def _mutated_bundle(tmp_path: Path, rel: str, change) -> Path:
@@ -287,9 +451,15 @@ def test_access_plan_has_one_role_per_academy_of_the_seed(bundle):
         read = {(datasets[u]["schema"], datasets[u]["table_name"]) for u in role.dataset_uuids}
         assert read == {
             ("marts", "pass_rates"),
+            ("marts", "national_pass_rates"),
+            ("marts", "academie_et_national"),
+            ("marts", "outcome_counts"),
             ("marts", "block_capitalisation"),
             ("marts", "establishment_results"),
         }
+        # the national benchmark has no académie: readable whole, no row-level security on it
+        national = next(u for u, d in datasets.items() if d["table_name"] == "national_pass_rates")
+        assert national in role.dataset_uuids and national not in role.rls_dataset_uuids
     (ministry,) = [r for r in plan.roles if r.name == "Ministère"]
     assert set(ministry.dataset_uuids) == set(datasets) and ministry.rls_clause is None
 

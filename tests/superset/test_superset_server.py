@@ -1,24 +1,29 @@
-"""End to end: a real Superset on the published warehouse, through its REST API and a browser.
+"""End to end: a real Superset on the published warehouse, through its REST API.
 
-Every figure is checked against a direct DuckDB query on the mart (tests/superset/
-superset_expectations.py); nothing is hard-coded.
+Every figure is checked against a direct DuckDB query on the warehouse (tests/superset/
+superset_expectations.py); nothing is hard-coded. The browser tests are in
+test_dashboards_browser.py, what a rectorat analyst sees in test_dashboards_rectorat.py.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import math
-import re
 import threading
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
 import requests
-from superset_expectations import EXPECTED
-from superset_harness import ARTIFACTS, Api, SupersetServer
+from superset_expectations import (
+    EXPECTED,
+    assert_rows_match,
+    chart_data,
+    chart_payload,
+    scoped_rows,
+    warehouse_rows,
+)
+from superset_harness import Api, SupersetServer
 
 from exams.superset_app import BUNDLE_DIR
 from exams.superset_app import bundle as bundle_mod
@@ -27,160 +32,6 @@ pytestmark = pytest.mark.slow
 
 BUNDLE = bundle_mod.load(BUNDLE_DIR)
 CHARTS = {str(c["uuid"]): c for c in BUNDLE.charts.values()}
-DATASET_METRICS = {
-    str(ds["uuid"]): {m["metric_name"]: m for m in ds["metrics"]} for ds in BUNDLE.datasets.values()
-}
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--no-first-run",
-]
-
-
-# ---- helpers ------------------------------------------------------------------------------
-def warehouse_rows(warehouse: Path, sql: str, params: list | None = None) -> list[dict]:
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        cur = con.execute(sql, params or [])
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
-    finally:
-        con.close()
-
-
-def query_from_params(params: dict) -> dict:
-    """The query a chart's form data asks for (what the UI's buildQuery sends, minus display)."""
-    viz = params["viz_type"]
-    if viz == "big_number_total":
-        columns, metrics = [], [params["metric"]]
-    elif viz == "table":
-        assert params.get("query_mode", "aggregate") == "aggregate"
-        columns, metrics = list(params["groupby"]), list(params["metrics"])
-    elif viz.startswith("echarts_timeseries"):
-        columns, metrics = [params["x_axis"], *params.get("groupby", [])], list(params["metrics"])
-    else:
-        raise AssertionError(f"no query builder for viz_type {viz}")
-    filters, where = [], []
-    for f in params.get("adhoc_filters", []):
-        if f["expressionType"] == "SQL":
-            assert f["clause"] == "WHERE"
-            where.append(f"({f['sqlExpression']})")
-        else:
-            filters.append({"col": f["subject"], "op": f["operator"], "val": f.get("comparator")})
-    return {
-        "columns": columns,
-        "metrics": metrics,
-        "filters": filters,
-        "extras": {"where": " AND ".join(where), "having": ""},
-        "row_limit": params.get("row_limit", 10000),
-        "orderby": [],
-    }
-
-
-def scoped_rows(
-    warehouse: Path, sql: str, latest_session: bool = False, academy: str | None = None
-) -> list[dict]:
-    """`sql` run on the marts and audit tables as a user sees them: only académie `academy`'s
-    rows (row-level security) and/or only the latest session (a Session filter whose default
-    is its first value, values sorted descending) of the tables that have those columns."""
-    con = duckdb.connect()
-    try:
-        con.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
-        tables = con.execute(
-            """SELECT schema_name, table_name, list(column_name) FROM duckdb_columns()
-               WHERE database_name = 'wh' AND schema_name IN ('marts', 'audit')
-               GROUP BY ALL"""
-        ).fetchall()
-        for schema in {t[0] for t in tables}:
-            con.execute(f"CREATE SCHEMA {schema}")
-        for schema, table, columns in tables:
-            source = f"(SELECT * FROM wh.{schema}.{table}"
-            if academy is not None and "academy_code" in columns:
-                source += f" WHERE academy_code = '{academy}'"
-            source += ")"
-            where = ""
-            if latest_session and "session" in columns:
-                where = f"WHERE session = (SELECT max(session) FROM {source})"
-            con.execute(f"CREATE VIEW {schema}.{table} AS SELECT * FROM {source} {where}")
-        cur = con.execute(sql)
-        cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
-    finally:
-        con.close()
-
-
-def latest_session_scope(dashboard: dict) -> set[str]:
-    """UUIDs of the charts a default-to-first-value Session filter applies to."""
-    ids = {
-        n["meta"]["chartId"]: str(n["meta"]["uuid"])
-        for n in dashboard["position"].values()
-        if isinstance(n, dict) and n.get("type") == "CHART"
-    }
-    for nf in dashboard["metadata"].get("native_filter_configuration", []):
-        columns = [t.get("column", {}).get("name") for t in nf.get("targets", [])]
-        if columns == ["session"] and nf["controlValues"].get("defaultToFirstItem"):
-            excluded = set(nf.get("scope", {}).get("excluded", []))
-            return {uuid for chart_id, uuid in ids.items() if chart_id not in excluded}
-    return set()
-
-
-def chart_payload(api: Api, chart_uuid: str, extra_filters: list[dict] | None = None) -> dict:
-    """What the UI posts to /api/v1/chart/data for a chart (read as admin: `api`)."""
-    chart = api.get(f"/api/v1/chart/{chart_uuid}")["result"]
-    params = json.loads(chart["params"])
-    query = query_from_params(params)
-    query["filters"] += extra_filters or []
-    return {
-        "datasource": {"id": chart["datasource_id"], "type": chart["datasource_type"]},
-        "force": True,
-        "queries": [query],
-        "result_format": "json",
-        "result_type": "full",
-        "_name": chart["slice_name"],
-    }
-
-
-def chart_data(
-    api: Api,
-    chart_uuid: str,
-    extra_filters: list[dict] | None = None,
-    as_user: Api | None = None,
-) -> list[dict]:
-    """The chart's rows as `as_user` (default: `api`, the admin) gets them."""
-    payload = chart_payload(api, chart_uuid, extra_filters)
-    chart = {"slice_name": payload.pop("_name")}
-    r = (as_user or api).post("/api/v1/chart/data", payload)
-    assert r.status_code == 200, f"{chart['slice_name']}: {r.status_code} {r.text[:800]}"
-    result = r.json()["result"][0]
-    assert not result.get("error"), result.get("error")
-    return result["data"]
-
-
-def same_number(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
-
-
-def assert_rows_match(got: list[dict], expected: list[dict], keys: list[str], label: str) -> None:
-    def index(rows):
-        return {tuple(r[k] for k in keys): r for r in rows}
-
-    got_i, exp_i = index(got), index(expected)
-    assert len(got_i) == len(got), f"{label}: duplicate groups in Superset's answer"
-    assert set(got_i) == set(exp_i), f"{label}: groups differ: {set(got_i) ^ set(exp_i)}"
-    assert exp_i, f"{label}: the mart gives no rows to compare"
-    for key, exp_row in exp_i.items():
-        for col, value in exp_row.items():
-            if col in keys:
-                continue
-            assert col in got_i[key], f"{label}: no column {col} in {sorted(got_i[key])}"
-            assert same_number(got_i[key][col], value), (
-                f"{label} {key} {col}: Superset {got_i[key][col]!r} != mart {value!r}"
-            )
 
 
 # ---- API --------------------------------------------------------------------------------
@@ -334,6 +185,18 @@ def test_access_is_applied_as_declared(api: Api, access_plan):
     assert len(rules) == 36
 
 
+def _charts_on(slugs: set[str]) -> set[str]:
+    return {
+        str(u)
+        for d in BUNDLE.dashboards.values()
+        if d["slug"] in slugs
+        for u in bundle_mod.chart_uuids_in_position(d["position"])
+    }
+
+
+ANALYST_DASHBOARDS = {"taux-de-reussite", "capitalisation-des-blocs"}
+
+
 @pytest.mark.parametrize("code", ["10", "24", "70"])
 def test_rectorat_sees_only_its_academy(
     api: Api, rectorat_apis: dict, access_plan, superset_warehouse: Path, code: str
@@ -341,8 +204,9 @@ def test_rectorat_sees_only_its_academy(
     analyst = rectorat_apis[code]
     role = access_plan.academy_role(code)
     readable = set(role.dataset_uuids)
-    # every chart on a dataset of the role: the mart restricted to the académie
-    checked = 0
+    # every chart on a dataset of the role: the warehouse restricted to the académie (the
+    # national benchmark whole)
+    checked = set()
     for uuid, chart in CHARTS.items():
         if str(chart["dataset_uuid"]) not in readable:
             continue
@@ -350,20 +214,29 @@ def test_rectorat_sees_only_its_academy(
         expected = scoped_rows(superset_warehouse, spec["sql"], academy=code)
         got = chart_data(api, uuid, as_user=analyst)
         assert_rows_match(got, expected, spec["keys"], f"{chart['slice_name']} ({role.name})")
-        checked += 1
-    assert checked >= 12
-    # every readable dataset: only the académie's rows, whatever the query asks
+        checked.add(uuid)
+    assert checked == _charts_on(ANALYST_DASHBOARDS), "every chart of the analysts' dashboards"
+    # every readable dataset: only the académie's rows, whatever the query asks; a dataset
+    # without academy_code (the national benchmark) whole
     datasets = {d["table_name"]: d["id"] for d in analyst.get("/api/v1/dataset/")["result"]}
     assert set(datasets) == {DATASETS_BY_UUID[u]["table_name"] for u in readable}
+    by_table = {d["table_name"]: d for d in BUNDLE.datasets.values()}
     for table, ds_id in datasets.items():
-        for where in ("", f"academy_code <> '{code}' OR 1 = 1"):
+        ds = by_table[table]
+        per_academy = any(c["column_name"] == "academy_code" for c in ds["columns"])
+        source = f"({ds['sql']})" if ds.get("sql") else f"{ds['schema']}.{table}"
+        total = scoped_rows(
+            superset_warehouse, f"SELECT count(*) AS n FROM {source} AS t", academy=code
+        )[0]["n"]
+        assert total > 0, table
+        for where in ("", f"academy_code <> '{code}' OR 1 = 1" if per_academy else "1 = 1"):
             r = analyst.post(
                 "/api/v1/chart/data",
                 {
                     "datasource": {"id": ds_id, "type": "table"},
                     "force": True,
                     "queries": [{
-                        "columns": ["academy_code"],
+                        "columns": ["academy_code"] if per_academy else [],
                         "metrics": [{"expressionType": "SQL", "sqlExpression": "COUNT(*)", "label": "n"}],
                         "filters": [], "extras": {"where": where, "having": ""},
                         "row_limit": 1000, "orderby": [],
@@ -374,13 +247,13 @@ def test_rectorat_sees_only_its_academy(
             )  # fmt: skip
             assert r.status_code == 200, r.text[:500]
             rows = r.json()["result"][0]["data"]
-            assert {row["academy_code"] for row in rows} == {code}, (table, where, rows)
-            total = warehouse_rows(
-                superset_warehouse,
-                f"SELECT count(*) AS n FROM marts.{table} WHERE academy_code = ?",
-                [code],
-            )[0]["n"]
-            assert rows[0]["n"] == total, (table, where)
+            if per_academy:
+                assert {row["academy_code"] for row in rows} == {code}, (table, where, rows)
+            assert sum(row["n"] for row in rows) == total, (table, where)
+    assert any(
+        not any(c["column_name"] == "academy_code" for c in by_table[t]["columns"])
+        for t in datasets
+    ), "the national benchmark (no académie column) is readable by every analyst"
 
 
 def test_rectorat_analyst_has_no_sql_lab_and_no_audit(api: Api, rectorat_apis: dict, access_plan):
@@ -397,7 +270,7 @@ def test_rectorat_analyst_has_no_sql_lab_and_no_audit(api: Api, rectorat_apis: d
         assert analyst.s.get(f"{analyst.base}/api/v1/dataset/{ds_id}").status_code in (403, 404)
     # every chart on a dataset the role does not hold (the quality dashboard's), as the UI asks
     readable = set(access_plan.academy_role("10").dataset_uuids)
-    refused = 0
+    refused = set()
     for uuid, chart in CHARTS.items():
         if str(chart["dataset_uuid"]) in readable:
             continue
@@ -406,8 +279,8 @@ def test_rectorat_analyst_has_no_sql_lab_and_no_audit(api: Api, rectorat_apis: d
         r = analyst.post("/api/v1/chart/data", payload)
         assert r.status_code == 403, f"{chart['slice_name']}: {r.status_code} {r.text[:300]}"
         assert "DATASOURCE_SECURITY_ACCESS_ERROR" in r.text
-        refused += 1
-    assert refused == 8
+        refused.add(uuid)
+    assert refused == _charts_on({"qualite-des-donnees"}), "every chart of Qualité des données"
 
     # no SQL Lab: neither its API nor running a query
     db_id = api.get("/api/v1/database/")["result"][0]["id"]
@@ -521,154 +394,6 @@ def test_reimport_is_idempotent(api: Api, superset_server: SupersetServer):
     assert inventory() == before
     assert len(before["chart"]) == len(CHARTS)
     assert len(before["rls"]) == 36
-
-
-# ---- browser ----------------------------------------------------------------------------
-def french_number(value, d3format: str) -> str:
-    """How the dashboard shows a big number (D3_FORMAT: ',' decimal, narrow space thousands)."""
-    if d3format.endswith("%"):
-        decimals = int(re.search(r"\.(\d+)", d3format).group(1))
-        return f"{value * 100:.{decimals}f}".replace(".", ",") + "%"
-    return f"{int(value):,}".replace(",", " ")
-
-
-def normalise(text: str) -> str:
-    return re.sub(r"[\s\u202f\u00a0]+", " ", text).strip()
-
-
-def browser_login(page, server: SupersetServer, username: str = "", password: str = "") -> None:
-    # The login POST can race the page's first event-log POST (both set the session cookie):
-    # try again, from a settled page, if the form comes back.
-    for _ in range(3):
-        page.goto(f"{server.url}/login/")
-        page.wait_for_load_state("networkidle")
-        page.fill("#username, input[name=username]", username or server.username)
-        page.fill("#password, input[name=password]", password or server.password)
-        page.click("[data-test=login-button], button[type=submit]")
-        try:
-            page.wait_for_url(lambda u: "/login" not in u, timeout=15000)
-            return
-        except Exception:  # noqa: BLE001 - retried
-            continue
-    raise AssertionError("could not log in through the form")
-
-
-RENDERED_JS = """(n) => {
-  const charts = [...document.querySelectorAll('[data-test=chart-grid-component]')];
-  if (charts.length < n || document.querySelector('[data-test=loading-indicator]')) return false;
-  return charts.every(c => c.querySelector('[role=alert], .ant-alert-error') ||
-    c.querySelector('[data-test=chart-container] canvas, [data-test=chart-container] tbody tr,'
-                    + ' [data-test=chart-container] .header-line'));
-}"""
-
-
-def check_rendered_chart(
-    page, chart: dict, warehouse: Path, latest_session: bool, academy: str | None = None
-) -> None:
-    name = chart["slice_name"]
-    holder = page.locator(f'[data-test=chart-grid-component][data-test-chart-name="{name}"]')
-    assert holder.count() == 1, name
-    if chart["viz_type"] == "big_number_total":
-        # the figure shown is the mart's, formatted the French way
-        metric = DATASET_METRICS[str(chart["dataset_uuid"])][chart["params"]["metric"]]
-        sql = EXPECTED[str(chart["uuid"])]["sql"]
-        row = scoped_rows(warehouse, sql, latest_session, academy)[0]
-        (value,) = row.values()
-        shown = normalise(holder.locator(".header-line").inner_text())
-        assert shown == french_number(value, metric["d3format"]), name
-    elif chart["viz_type"] == "table":
-        assert holder.locator("tbody tr").count() >= 1, name
-    else:
-        assert holder.locator("canvas").count() >= 1, name
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def render_dashboard(
-    page, server: SupersetServer, dash: dict, warehouse: Path, academy: str | None = None
-) -> None:
-    """Open the dashboard, wait for every chart, fail on any error panel, check what it shows."""
-    charts = [
-        n["meta"]
-        for n in dash["position"].values()
-        if isinstance(n, dict) and n.get("type") == "CHART"
-    ]
-    page.goto(f"{server.url}/superset/dashboard/{dash['slug']}/")
-    page.wait_for_function(RENDERED_JS, arg=len(charts), timeout=90000)
-    page.wait_for_load_state("networkidle")
-
-    alerts = page.locator("[role=alert], .ant-alert-error")
-    texts = [normalise(alerts.nth(i).inner_text()) for i in range(alerts.count())]
-    assert not texts, f"{dash['dashboard_title']}: error panels {texts}"
-    assert page.get_by_text(dash["dashboard_title"]).first.is_visible()
-
-    in_scope = latest_session_scope(dash)
-    for meta in charts:
-        uuid = str(meta["uuid"])
-        check_rendered_chart(page, CHARTS[uuid], warehouse, uuid in in_scope, academy)
-
-
-def new_page(chromium, server_errors: list[str]):
-    page = chromium.new_context(viewport={"width": 1600, "height": 1200}).new_page()
-    page.on(
-        "response",
-        lambda r: server_errors.append(f"{r.status} {r.url}") if r.status >= 500 else None,
-    )
-    return page
-
-
-@pytest.fixture(scope="module")
-def admin_page(chromium, superset_server: SupersetServer):
-    """One admin browser session (logged in through the form) for every dashboard."""
-    errors: list[str] = []
-    page = new_page(chromium, errors)
-    browser_login(page, superset_server)
-    yield page, errors
-    page.context.close()
-
-
-@pytest.mark.parametrize("slug", [d["slug"] for d in BUNDLE.dashboards.values()])
-def test_dashboard_renders_in_a_browser_as_admin(
-    admin_page, superset_server: SupersetServer, superset_warehouse: Path, slug: str
-):
-    page, server_errors = admin_page
-    dash = next(d for d in BUNDLE.dashboards.values() if d["slug"] == slug)
-    render_dashboard(page, superset_server, dash, superset_warehouse)
-    page.screenshot(path=str(ARTIFACTS / f"{slug}.png"), full_page=True)
-    assert not server_errors, server_errors
-
-
-def test_results_dashboard_renders_for_a_rectorat_analyst(
-    chromium, superset_server: SupersetServer, superset_warehouse: Path, rectorat_users: dict
-):
-    """Taux de réussite as Rectorat 10: no error panel, the académie's own figures only."""
-    code = "10"
-    errors: list[str] = []
-    page = new_page(chromium, errors)
-    browser_login(page, superset_server, *rectorat_users[code])
-    dash = next(d for d in BUNDLE.dashboards.values() if d["slug"] == "taux-de-reussite")
-    render_dashboard(page, superset_server, dash, superset_warehouse, academy=code)
-    page.screenshot(path=str(ARTIFACTS / f"taux-de-reussite-rectorat-{code}.png"), full_page=True)
-    table = page.locator('[data-test=chart-grid-component][data-test-chart-name="Résultats par académie"] tbody')  # fmt: skip
-    names = warehouse_rows(
-        superset_warehouse, "SELECT DISTINCT academy_code, academy_name FROM marts.pass_rates"
-    )
-    text = normalise(table.inner_text())
-    for row in names:
-        assert (row["academy_name"] in text) == (row["academy_code"] == code), (row, text)
-    assert not errors, errors
-    page.context.close()
 
 
 # ---- last: a nightly re-publication while Superset serves (keep this test at the end) --------

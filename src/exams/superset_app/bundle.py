@@ -1,15 +1,18 @@
 """Render the readable YAML export bundle in ``dashboards/`` into an importable ZIP.
 
-The only substitution is ``${EXAMS_WAREHOUSE}`` in the database's ``sqlalchemy_uri`` (the
-absolute path of the published DuckDB file). The bundle is also checked for what Superset's
-importer silently gets wrong: dangling UUIDs, charts not placed in any dashboard (not imported),
-a database that is not read-only.
+Substitutions: ``${EXAMS_WAREHOUSE}`` in the database's ``sqlalchemy_uri`` (the absolute path of
+the published DuckDB file), and the values datasets quote from their one source (:func:`values`:
+the statistical-secrecy threshold from ``exams.settings``, the z of the Wilson interval from
+``dbt_project.yml``). The bundle is also checked for what Superset's importer silently gets
+wrong: dangling UUIDs, charts not placed in any dashboard (not imported), a database that is not
+read-only, an unknown ``${…}`` placeholder.
 
 Standard library + PyYAML only (no superset import).
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +23,10 @@ PLACEHOLDER = "${EXAMS_WAREHOUSE}"
 ZIP_ROOT = "exams_dashboards"
 # Roles and row-level security (access.py): beside the bundle, never in the ZIP.
 ACCESS_FILE = "security.yaml"
+# Placeholders the datasets' SQL may quote, filled in by render() from their one source.
+SECRECY_THRESHOLD = "${EXAMS_SECRECY_THRESHOLD}"  # exams.settings (EXAMS_SECRECY_THRESHOLD)
+WILSON_Z = "${WILSON_Z}"  # dbt_project.yml, vars.wilson_z (the published intervals' z)
+PLACEHOLDER_RE = re.compile(r"\$\{[A-Z_]+\}")
 
 
 class BundleError(ValueError):
@@ -152,6 +159,11 @@ def validate(bundle: Bundle) -> None:
             for excluded in nf.get("scope", {}).get("excluded", []):
                 if excluded not in chart_ids:
                     problems.append(f"{rel}: filter {nf.get('id')} excludes unknown chartId")
+    known = {PLACEHOLDER, SECRECY_THRESHOLD, WILSON_Z}
+    for rel, data in bundle.files.items():
+        unknown = set(PLACEHOLDER_RE.findall(str(data))) - known
+        if unknown:
+            problems.append(f"{rel}: unknown placeholders {sorted(unknown)}")
     for rel, chart in bundle.charts.items():
         if str(chart["uuid"]) not in placed:
             problems.append(f"{rel}: chart is in no dashboard position (it would not be imported)")
@@ -167,11 +179,28 @@ def warehouse_path(warehouse: Path) -> str:
     return path
 
 
+def values() -> dict[str, str]:
+    """What the datasets' placeholders stand for, read from their one source."""
+    from exams import settings
+
+    project_file = settings.DBT_PROJECT_DIR / "dbt_project.yml"
+    try:
+        project = yaml.safe_load(project_file.read_text(encoding="utf-8"))
+        z = float(project["vars"]["wilson_z"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{project_file}: no vars.wilson_z ({exc})") from exc
+    return {
+        SECRECY_THRESHOLD: str(int(settings.load().secrecy_threshold)),
+        WILSON_Z: repr(z),
+    }
+
+
 def render(bundle_dir: Path, warehouse: Path, out_zip: Path) -> Path:
     """Validate the bundle and write the importable ZIP (files under one root folder)."""
     bundle = load(bundle_dir)
     validate(bundle)
     path = warehouse_path(warehouse)
+    filled = values()
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out_zip, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for rel, data in sorted(bundle.files.items()):
@@ -181,5 +210,7 @@ def render(bundle_dir: Path, warehouse: Path, out_zip: Path) -> Path:
                 text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
             else:
                 text = (bundle.root / rel).read_text(encoding="utf-8")
+                for placeholder, value in filled.items():
+                    text = text.replace(placeholder, value)
             zf.writestr(f"{ZIP_ROOT}/{rel}", text)
     return out_zip

@@ -162,11 +162,14 @@ LANGUAGES = {
     "fr": {"flag": "fr", "name": "Français"},
     "en": {"flag": "us", "name": "English"},
 }
+# d3-format locale: "72,4 %" (French: a narrow no-break space before the percent sign, as
+# between thousands) from every ".1%" format — numbers, axes, labels, tooltips, table totals.
 D3_FORMAT = {
     "decimal": ",",
     "thousands": "\u202f",
     "grouping": [3],
     "currency": ["", "\u00a0€"],
+    "percent": "\u202f%",
 }
 
 # Superset 6.1's French pack translates "Summary" (the label of a table's totals row) as
