@@ -73,3 +73,25 @@ def parse(path: Path, tmp: Path) -> duckdb.DuckDBPyConnection:
     assert pending is not None
     read_batch(con, [pending.sf], COLUMNS, tmp, s.max_line_bytes)
     return con
+
+
+# ---- additions for the trust tests (tests/test_trust_*.py) -----------------------------------
+
+
+def assert_accounting(con: duckdb.DuckDBPyConnection, manifest: str = "raw.file_manifest",
+                      quarantine: str = "raw.quarantine") -> None:  # fmt: skip
+    """Per file: rows_total = rows_loaded + rows_quarantined, and one quarantine row per
+    quarantined row (the build database's tables by default; `audit.*` in a published file)."""
+    broken = con.execute(
+        f"""WITH q AS (SELECT file_name, count(*) AS n FROM {quarantine} GROUP BY ALL)
+        SELECT m.file_name, m.rows_total, m.rows_loaded, m.rows_quarantined, coalesce(q.n, 0)
+        FROM {manifest} AS m LEFT JOIN q USING (file_name)
+        WHERE m.rows_total IS NULL OR m.rows_total <> m.rows_loaded + m.rows_quarantined
+           OR m.rows_quarantined <> coalesce(q.n, 0)"""
+    ).fetchall()
+    assert broken == [], f"row accounting broken: {broken}"
+    orphans = con.execute(
+        f"SELECT count(*) FROM {quarantine} WHERE file_name NOT IN "
+        f"(SELECT file_name FROM {manifest})"
+    ).fetchone()[0]
+    assert orphans == 0

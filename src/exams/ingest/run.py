@@ -147,6 +147,13 @@ class Ingest:
             n = reject_rows(self.con, sf, rejection, every_line(sf))
             self.record(Pending(sf, fn), rejection, n, n, 0)
             return None
+        except OSError as e:
+            # (trust tests) the file vanished or became unreadable after its scan, while its
+            # header was read or it was transcoded: REJECTED for tonight only, the other files
+            # go on (export-format.md); it was an uncaught error stopping the whole ingest
+            _drop_copy(sf)
+            self.reject_for_tonight(sf.path.name, "UNREADABLE_FILE", e.strerror or str(e))
+            return None
         return Pending(sf, fn)
 
     def flush(self, batch: list[Pending]) -> None:
