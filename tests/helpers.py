@@ -95,3 +95,42 @@ def assert_accounting(con: duckdb.DuckDBPyConnection, manifest: str = "raw.file_
         f"(SELECT file_name FROM {manifest})"
     ).fetchone()[0]
     assert orphans == 0
+
+
+def start_exams(*args: str, env: dict[str, str]):
+    """A real `exams` process, not waited for (to be killed, stopped or raced)."""
+    import subprocess
+
+    from pipeline_support import EXAMS, REPO_ROOT
+
+    return subprocess.Popen([str(EXAMS), *args], env=env, cwd=REPO_ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def wait_for(happened, proc, what: str, busy: bool = False) -> None:
+    """Poll until `happened()` is true (the synchronisation is the marker, not a delay); fails
+    if `proc` ends first. Every millisecond, or without pause (`busy`) for a moment that lasts
+    only a few milliseconds."""
+    import os
+    import time
+
+    while not happened():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"{what} never happened (exit {proc.returncode}):\n{out}\n{err}")
+        os.sched_yield() if busy else time.sleep(0.001)
+
+
+def snapshot(*folders: Path) -> dict[str, tuple[int, int, str]]:
+    """Every file under `folders` (hidden ones and the private state included): size,
+    modification time and sha256 — to show that a process touched none of them."""
+    import hashlib
+
+    out = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                st = path.stat()
+                out[str(path)] = (st.st_size, st.st_mtime_ns,
+                                  hashlib.sha256(path.read_bytes()).hexdigest())  # fmt: skip
+    return out
