@@ -134,3 +134,39 @@ def snapshot(*folders: Path) -> dict[str, tuple[int, int, str]]:
                 out[str(path)] = (st.st_size, st.st_mtime_ns,
                                   hashlib.sha256(path.read_bytes()).hexdigest())  # fmt: skip
     return out
+
+
+class PublicationCopy:
+    """A copy of a publication — the warehouse folder with its private state, and the extracts
+    — run on by real `exams` processes (the raw folder: the committed sample, or `raw`)."""
+
+    def __init__(self, published: Path, tmp: Path, raw: Path | None = None) -> None:
+        import shutil
+
+        from pipeline_support import SAMPLE_DIR, pipeline_env
+
+        shutil.copytree(published.parent.parent, tmp, dirs_exist_ok=True, symlinks=True)
+        self.warehouse = tmp / published.parent.name / published.name
+        self.extracts = tmp / "extracts"
+        self.state = self.warehouse.parent / ".private"
+        self.lock = self.state / f"{self.warehouse.stem}.run.lock"
+        self.new = self.warehouse.with_name(self.warehouse.name + ".new")
+        self.raw = raw or SAMPLE_DIR
+        self.env = pipeline_env(self.raw, self.warehouse, self.extracts)
+
+    def record(self) -> dict:
+        """The run lock's record ({} when free; also while a process rewrites it)."""
+        import json
+
+        try:
+            return json.loads(self.lock.read_text() or "{}")
+        except (OSError, ValueError):
+            return {}
+
+    def files(self) -> dict:
+        return snapshot(self.warehouse.parent, self.extracts)
+
+    def exams(self, *args: str, check: bool = True, **env: str):
+        from pipeline_support import run_exams
+
+        return run_exams(*args, env={**self.env, **env}, check=check)

@@ -11,47 +11,19 @@ that the files compared before and after are not moving.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
 from pathlib import Path
 
 import pytest
-from helpers import snapshot, start_exams, wait_for
-from pipeline_support import SAMPLE_DIR, pipeline_env, run_exams
+from helpers import PublicationCopy, start_exams, wait_for
 
 RUN_IN_PROGRESS = 75
 
 
-class Copy:
-    """A copy of a publication (warehouse folder with its private state, extracts)."""
-
-    def __init__(self, published: Path, tmp: Path) -> None:
-        shutil.copytree(published.parent.parent, tmp, dirs_exist_ok=True, symlinks=True)
-        self.warehouse = tmp / published.parent.name / published.name
-        self.extracts = tmp / "extracts"
-        self.state = self.warehouse.parent / ".private"
-        self.lock = self.state / "results.run.lock"
-        self.env = pipeline_env(SAMPLE_DIR, self.warehouse, self.extracts)
-
-    def record(self) -> dict:
-        """The lock's record ({} when free; also while a process rewrites it)."""
-        try:
-            return json.loads(self.lock.read_text() or "{}")
-        except (OSError, ValueError):
-            return {}
-
-    def files(self) -> dict:
-        return snapshot(self.warehouse.parent, self.extracts)
-
-    def exams(self, *args: str, check: bool = True, **env: str):
-        return run_exams(*args, env={**self.env, **env}, check=check)
-
-
 @pytest.fixture
-def copy(published_warehouse: Path, tmp_path: Path) -> Copy:
-    return Copy(published_warehouse, tmp_path / "pub")
+def copy(published_warehouse: Path, tmp_path: Path) -> PublicationCopy:
+    return PublicationCopy(published_warehouse, tmp_path / "pub")
 
 
 def _refused(proc, run_id: str) -> None:
@@ -62,7 +34,7 @@ def _refused(proc, run_id: str) -> None:
     assert "this run stops and touches nothing" in lines[0]
 
 
-def test_a_second_run_is_refused_at_once_and_touches_nothing(copy: Copy) -> None:
+def test_a_second_run_is_refused_at_once_and_touches_nothing(copy: PublicationCopy) -> None:
     holder = start_exams("run", "--force", env=copy.env)
     new = copy.warehouse.with_name(copy.warehouse.name + ".new")
     try:
@@ -95,7 +67,7 @@ def test_a_second_run_is_refused_at_once_and_touches_nothing(copy: Copy) -> None
     assert copy.exams("run").returncode == 0
 
 
-def test_an_orchestrated_run_keeps_the_lock_between_its_stages(copy: Copy) -> None:
+def test_an_orchestrated_run_keeps_the_lock_between_its_stages(copy: PublicationCopy) -> None:
     copy.exams("ingest", EXAMS_RUN_ID="dag-X")
     record = copy.record()
     assert record["run_id"] == "dag-X" and record["pid"] is None
@@ -122,7 +94,7 @@ def test_an_orchestrated_run_keeps_the_lock_between_its_stages(copy: Copy) -> No
     assert "taking over" not in proc.stderr
 
 
-def test_a_lease_that_is_over_is_taken_over(copy: Copy) -> None:
+def test_a_lease_that_is_over_is_taken_over(copy: PublicationCopy) -> None:
     copy.exams("ingest", EXAMS_RUN_ID="dag-X", EXAMS_LOCK_LEASE_MINUTES="0")
     assert copy.record()["run_id"] == "dag-X"
     proc = copy.exams("ingest")
@@ -131,7 +103,7 @@ def test_a_lease_that_is_over_is_taken_over(copy: Copy) -> None:
     assert copy.record() == {}
 
 
-def test_a_stage_killed_mid_run_leaves_a_lock_the_next_run_takes_over(copy: Copy) -> None:
+def test_a_stage_killed_mid_run_leaves_a_lock_the_next_run_takes_over(copy: PublicationCopy) -> None:
     """An orchestrated stage killed (a worker lost): its flock is gone with it, and the record
     it wrote holds no lease — the run is over, the next one may go."""
     stage = start_exams("ingest", env={**copy.env, "EXAMS_RUN_ID": "dag-K",
