@@ -13,72 +13,27 @@ extracts — a session's temp folder.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import signal
 from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import PublicationCopy, assert_accounting, start_exams, wait_for, write_clean
+from helpers import (
+    PublicationCopy,
+    assert_whole_publication,
+    publication_run,
+    sha256_of,
+    start_exams,
+    wait_for,
+    workspace,
+    write_clean,
+)
 from pipeline_support import SAMPLE_DIR
 
 from exams.generator import DIALECTS
 
-CONTRACT = {
-    "marts": {"fct_candidate_session", "fct_unit_result", "pass_rates", "block_capitalisation",
-              "establishment_results", "national_pass_rates", "outcome_counts"},
-    "audit": {"file_manifest", "quarantine", "dq_results"},
-}  # fmt: skip
 NEW_EXPORT = "NDRC_2025_10_20250901T120000.csv"  # a correction delivered before the killed run
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def publication_run(warehouse: Path) -> str:
-    """The served file, opened as a reader would: its contract tables, and its identity (the
-    run of its latest check)."""
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        tables = set(con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall())
-        for schema, names in CONTRACT.items():
-            assert {(schema, n) for n in names} <= tables
-        assert con.execute("SELECT count(*) FROM marts.pass_rates").fetchone()[0] > 0
-        assert_accounting(con, "audit.file_manifest", "audit.quarantine")
-        return con.execute(
-            "SELECT run_id FROM audit.dq_results ORDER BY run_at DESC, run_id DESC LIMIT 1"
-        ).fetchone()[0]
-    finally:
-        con.close()
-
-
-def assert_whole_publication(p: PublicationCopy) -> str:
-    """Nothing of a run is left behind, and the extracts are the publication's."""
-    run_id = publication_run(p.warehouse)
-    leftovers = [f for f in p.warehouse.parent.iterdir()
-                 if f.name.startswith(p.warehouse.name + ".")]  # fmt: skip
-    assert leftovers == [], leftovers
-    work = p.state / f"{p.warehouse.stem}.work" / "ingest"
-    assert not work.exists() or list(work.iterdir()) == []
-    assert p.record() == {}
-    con = duckdb.connect(str(p.warehouse), read_only=True)
-    try:
-        sessions = {str(s) for (s,) in con.execute(
-            "SELECT DISTINCT session FROM marts.pass_rates").fetchall()}  # fmt: skip
-    finally:
-        con.close()
-    assert {e.name for e in p.extracts.iterdir()} == sessions  # no temp folder left either
-    for session in sessions:
-        folder = p.extracts / session
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        assert manifest["run_id"] == run_id
-        listed = {f["file"]: f["sha256"] for f in manifest["files"]}
-        assert {f.name for f in folder.iterdir()} == set(listed) | {"manifest.json"}
-        assert all(_sha(folder / name) == sha for name, sha in listed.items())
-    return run_id
 
 
 def _kill(p: PublicationCopy, stage: str) -> dict:
@@ -119,20 +74,22 @@ def sample_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("stage", ["ingest", "transform", "check", "publish", "extracts"])
 def test_a_run_killed_at_any_stage_is_repaired_by_the_next(
-    stage: str, published_warehouse: Path, sample_raw: Path, tmp_path: Path
+    stage: str, published_warehouse: Path, sample_raw: Path, tmp_path_factory
 ) -> None:
-    p = PublicationCopy(published_warehouse, tmp_path, sample_raw if stage == "ingest" else None)
-    old_sha, old_run = _sha(p.warehouse), publication_run(p.warehouse)
+    p = workspace(published_warehouse, tmp_path_factory).copy(
+        sample_raw if stage == "ingest" else None
+    )
+    old_sha, old_run = sha256_of(p.warehouse), publication_run(p.warehouse)
     killed = _kill(p, stage)
     assert killed["run_id"]
     # right after the kill: the served file is a whole publication, the old one or the new one
     served = publication_run(p.warehouse)
     if stage in ("ingest", "transform", "check"):
-        assert _sha(p.warehouse) == old_sha
+        assert sha256_of(p.warehouse) == old_sha
     elif stage == "extracts":
         assert served == killed["run_id"] != old_run
     else:
-        assert _sha(p.warehouse) == old_sha or served == killed["run_id"]
+        assert sha256_of(p.warehouse) == old_sha or served == killed["run_id"]
 
     repair = p.exams("run")
     assert "taking over the lock left by run " + killed["run_id"] in repair.stderr
@@ -156,13 +113,13 @@ def _published_files(p: PublicationCopy) -> dict:
 
 
 def test_publish_moves_only_the_file_the_checks_approved(
-    published_warehouse: Path, tmp_path: Path
+    published_warehouse: Path, tmp_path_factory
 ) -> None:
     """The candidate file changed after the checks approved it (stages run as the DAG runs
     them, one process each): `exams publish` refuses it, the served file stays as it was, and
     the changed file is not left to be published later."""
-    p = PublicationCopy(published_warehouse, tmp_path)
-    before = _sha(p.warehouse)
+    p = workspace(published_warehouse, tmp_path_factory).copy()
+    before = sha256_of(p.warehouse)
     dag = {"EXAMS_RUN_ID": "dag-tamper", "EXAMS_FORCE_REBUILD": "1"}
     for stage in ("ingest", "transform", "check"):
         p.exams(stage, **dag)
@@ -174,12 +131,12 @@ def test_publish_moves_only_the_file_the_checks_approved(
     line = proc.stderr.strip().splitlines()[-1]
     assert line.startswith("exams: error: results.duckdb.new is not the file the checks approved")
     assert "not published, the served file is unchanged" in line and "Traceback" not in proc.stderr
-    assert _sha(p.warehouse) == before
+    assert sha256_of(p.warehouse) == before
     assert not p.new.exists() and not p.new.with_name(p.new.name + ".publishing").exists()
     # nothing approved any more: a second attempt publishes nothing either
     again = p.exams("publish", check=False, **dag)
     assert again.returncode == 1 and "results.duckdb.new is missing" in again.stderr
-    assert _sha(p.warehouse) == before
+    assert sha256_of(p.warehouse) == before
     p.exams("release-lock", "--run-id", "dag-tamper")
     p.exams("run")
     assert_whole_publication(p)

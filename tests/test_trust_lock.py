@@ -16,14 +16,14 @@ import signal
 from pathlib import Path
 
 import pytest
-from helpers import PublicationCopy, start_exams, wait_for
+from helpers import PublicationCopy, start_exams, wait_for, workspace
 
 RUN_IN_PROGRESS = 75
 
 
 @pytest.fixture
-def copy(published_warehouse: Path, tmp_path: Path) -> PublicationCopy:
-    return PublicationCopy(published_warehouse, tmp_path / "pub")
+def copy(published_warehouse: Path, tmp_path_factory) -> PublicationCopy:
+    return workspace(published_warehouse, tmp_path_factory).copy()
 
 
 def _refused(proc, run_id: str) -> None:
