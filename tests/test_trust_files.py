@@ -49,6 +49,8 @@ B = "NDRC_2025_24_20250704T183000.csv"  # LOADED
 CUT = "NDRC_2025_24_20250710T183000.csv"  # a cut upload of a correction: TRUNCATED_FILE
 C = "NDRC_2025_70_20250704T183000.csv"  # 10 candidates
 SHRINK = "NDRC_2025_70_20250710T183000.csv"  # a correction with 4 of them
+HALF_BASE = "NDRC_2024_10_20240704T183000.csv"  # 10 candidates
+HALF = "NDRC_2024_10_20240710T183000.csv"  # a correction with 5 of them: not fewer than half
 NO_TERMINATOR = "NDRC_2023_10_20230704T183000.csv"  # complete last line without its "\n"
 FIRST_SMALL = "NDRC_2023_24_20230704T183000.csv"  # one candidate: a first delivery
 UTF16 = "NDRC_2023_70_20230704T183000.csv"
@@ -96,6 +98,9 @@ def _build_raw(tmp: Path) -> Path:
 
     write_clean(raw, 2025, "70", n=10, seed=5, name=C)
     write_clean(raw, 2025, "70", n=4, seed=6, name=SHRINK)
+
+    write_clean(raw, 2024, "10", n=10, seed=13, name=HALF_BASE)
+    write_clean(raw, 2024, "10", n=5, seed=14, name=HALF)
 
     p = write_clean(raw, 2023, "10", n=3, seed=7, name=NO_TERMINATOR)
     p.write_text(p.read_text(encoding="utf-8").rstrip("\n"), encoding="utf-8")
@@ -262,6 +267,11 @@ def test_a_complete_last_line_without_its_terminator_is_loaded(nights: Nights) -
 def test_a_first_delivery_is_never_a_shrink(nights: Nights) -> None:
     row = _row(nights, FIRST_SMALL)
     assert row["status"] == "LOADED" and row["reason_code"] is None
+
+
+def test_a_correction_with_half_the_candidates_is_not_a_shrink(nights: Nights) -> None:
+    assert (_row(nights, HALF)["status"], _row(nights, HALF_BASE)["status"]) == (
+        "LOADED", "SUPERSEDED")  # fmt: skip
 
 
 def test_a_shrink_is_refused_then_accepted_by_name_and_stays_accepted(nights: Nights) -> None:

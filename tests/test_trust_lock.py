@@ -16,7 +16,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from helpers import PublicationCopy, start_exams, wait_for, workspace
+from helpers import PublicationCopy, publication_run, start_exams, wait_for, workspace
 
 RUN_IN_PROGRESS = 75
 
@@ -35,6 +35,7 @@ def _refused(proc, run_id: str) -> None:
 
 
 def test_a_second_run_is_refused_at_once_and_touches_nothing(copy: PublicationCopy) -> None:
+    before_run = publication_run(copy.warehouse)
     holder = start_exams("run", "--force", env=copy.env)
     new = copy.warehouse.with_name(copy.warehouse.name + ".new")
     try:
@@ -65,6 +66,7 @@ def test_a_second_run_is_refused_at_once_and_touches_nothing(copy: PublicationCo
     assert copy.record() == {}  # a standalone stage gives the lock up when done
     # nothing was published by the killed run: the publication is the one copied
     assert copy.exams("run").returncode == 0
+    assert publication_run(copy.warehouse) == before_run
 
 
 def test_an_orchestrated_run_keeps_the_lock_between_its_stages(copy: PublicationCopy) -> None:
@@ -92,6 +94,7 @@ def test_an_orchestrated_run_keeps_the_lock_between_its_stages(copy: Publication
     assert "run lock of dag-X released" in proc.stderr and copy.record() == {}
     proc = copy.exams("ingest")
     assert "taking over" not in proc.stderr
+    publication_run(copy.warehouse)  # readable, whole, every file accounted for
 
 
 def test_a_lease_that_is_over_is_taken_over(copy: PublicationCopy) -> None:
