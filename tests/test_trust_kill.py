@@ -7,8 +7,8 @@ every file's sha256 as listed). What is published is exactly what the checks app
 
 Each kill waits for a mark of its stage (no delay as synchronisation): ingest — the transcoded
 copy of a new Windows-1252 export in the work folder; transform — the candidate file `.new`;
-check — the record of the approved file; publish — the candidate renamed `.publishing`;
-extracts — a session's temp folder.
+check — great-expectations' temp folder of batches; publish — the approved file renamed
+`.publishing`, or already moved onto the served path; extracts — a session's temp folder.
 """
 
 from __future__ import annotations
@@ -53,8 +53,9 @@ def _kill(p: PublicationCopy, stage: str) -> dict:
     args = ["run"] if stage == "ingest" else ["run", "--force"]
     proc = start_exams(*args, env=p.env)
     try:
-        if stage == "publish":  # a moment of a few milliseconds: watched closely from the check
+        if stage == "publish":  # a moment of milliseconds: watched closely once checks end
             wait_for(marks["check"], proc, "the check stage")
+            wait_for(lambda: not marks["check"](), proc, "the end of the checks")
         wait_for(marks[stage], proc, f"the {stage} stage", busy=stage == "publish")
     finally:
         proc.kill()
