@@ -167,16 +167,33 @@ def _add_superset() -> None:
 _add_superset()
 
 
+DISK_HINTS = {
+    errno.ENOSPC: "free some space and run again",
+    errno.EROFS: "the folder is read-only: point the setting at a writable folder",
+    errno.EACCES: "check the folder's permissions",
+    errno.EDQUOT: "the disk quota is exhausted",
+    errno.EFBIG: "a file outgrew the size allowed (ulimit -f, or the filesystem's limit)",
+}
+
+
 def _os_error_line(e: OSError) -> str:
     where = f" ({e.filename})" if e.filename else ""
-    hints = {
-        errno.ENOSPC: "free some space and run again",
-        errno.EROFS: "the folder is read-only: point the setting at a writable folder",
-        errno.EACCES: "check the folder's permissions",
-        errno.EDQUOT: "the disk quota is exhausted",
-    }
-    hint = hints.get(e.errno or 0, "")
+    hint = DISK_HINTS.get(e.errno or 0, "")
     return f"{e.strerror or e}{where}" + (f": {hint}" if hint else "")
+
+
+def _duckdb_disk_error_line(e: Exception) -> str | None:
+    """A DuckDB failure to write its file (a full or read-only disk): DuckDB raises its own
+    exceptions, not OSError, with the system's words in the message. Its first line and what
+    to do; None for any other error. (trust tests: these ended in a traceback.)"""
+    duckdb = sys.modules.get("duckdb")
+    if duckdb is None or not isinstance(e, duckdb.Error):
+        return None
+    line = (str(e).strip().splitlines() or [""])[0]
+    for code, hint in DISK_HINTS.items():
+        if os.strerror(code) in line:
+            return f"{line}: {hint}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,11 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("exams: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:
-        if type(e).__module__.startswith(("duckdb", "_duckdb")) and "IO Error" in str(e):
-            # DuckDB's own I/O errors (a full or read-only disk while it writes)
-            print(f"exams: error: {str(e).splitlines()[0]}", file=sys.stderr)
-            return 74
+    except Exception as e:  # DuckDB's own errors on a full or read-only disk
+        disk = _duckdb_disk_error_line(e)
+        if disk:
+            print(f"exams: error: {disk}", file=sys.stderr)
+            return 74  # EX_IOERR, as an OSError
         raise
     return 0
 

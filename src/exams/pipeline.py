@@ -57,8 +57,15 @@ def ingest(s: Settings, run_id: str) -> None:
 def transform(s: Settings, run_id: str) -> None:
     from exams import transform as transform_mod
 
-    _rebuild_planned(s, "transform")
     publication.forget_checked(s)
+    try:
+        _rebuild_planned(s, "transform")
+    except NothingToDo:
+        # (trust tests) what a killed run left — its candidate file, write-ahead log or
+        # `.publishing` file, and its approval — is removed on a night with nothing to rebuild
+        # too: it was left in the served folder until the next rebuild
+        transform_mod.remove_candidate(s)
+        raise
     transform_mod.run(s)
 
 

@@ -137,9 +137,12 @@ def forget(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 def forget_unfinished(con: duckdb.DuckDBPyConnection) -> None:
     """A run killed before a file's rows were stored left the file without counts: it is
-    parsed again."""
+    parsed again. So is a file found unreadable, vanished or changed while its rows were parsed
+    (UNREADABLE_FILE): that rejection holds for one night only, and the cache would otherwise
+    keep it for as long as the file's bytes stay the same."""
     for (name,) in con.execute(
-        "SELECT file_name FROM ingest.files WHERE rows_total IS NULL"
+        "SELECT file_name FROM ingest.files "
+        "WHERE rows_total IS NULL OR reject_code = 'UNREADABLE_FILE'"
     ).fetchall():
         forget(con, name)
 
