@@ -178,7 +178,7 @@ def test_thresholds_come_from_the_settings(published_warehouse: Path, tmp_path: 
     assert {_key(o) for o in lenient if not o.success} & THRESHOLDED == set()
     # the Data Docs show the value the setting gave (GX evaluated `1 + volume_warn_ratio`)
     page = next(
-        (tmp_path / "lenient" / "wh" / "data_docs" / "validations" / "volume").rglob("*.html")
+        (checks.data_docs_site(_settings(tmp_path / "lenient")) / "validations" / "volume").rglob("*.html")
     )
     assert re.search(r">\s*4(\.0)?\s*<", page.read_text())
 
@@ -226,7 +226,7 @@ def test_no_value_of_the_data_is_published(published_warehouse: Path, tmp_path: 
     }  # fmt: skip
     assert {r[0] for r in rows} == {"run-marker"}
     assert MARKER not in repr(rows)
-    site = s.publish_dir / "data_docs"
+    site = checks.data_docs_site(s)
     pages = [p for p in site.rglob("*") if p.is_file() and "vendor" not in p.parts]
     assert len([p for p in pages if p.suffix == ".html"]) > len(checks.load_suites(s.suites_dir))
     assert [p for p in pages if MARKER.encode() in p.read_bytes()] == []
@@ -267,7 +267,7 @@ def test_run_records_every_outcome_in_the_publication_and_the_history(
             ("run-1", n, 0), ("run-2", n, 0)]  # fmt: skip
         assert all(warnings >= 1 for *_, warnings in per_run)
     assert s.new_db.exists()
-    assert (s.publish_dir / "data_docs" / "index.html").exists()
+    assert (checks.data_docs_site(s) / "index.html").exists()
 
 
 def test_suites_cannot_ask_for_samples_of_values(tmp_path: Path) -> None:
@@ -322,7 +322,7 @@ def test_data_docs_open_offline(sample_run) -> None:
     from playwright.sync_api import sync_playwright
 
     s, outcomes = sample_run
-    site = s.publish_dir / "data_docs"
+    site = checks.data_docs_site(s)
     suites = [x.name for x in checks.load_suites(s.suites_dir)]
     result_page = next((site / "validations" / "marts_pass_rates").rglob("*.html"))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,9 @@ One run is GX's documented path, once:
   directory; a pandas filesystem data source has one Parquet asset and batch definition per suite;
 - ONE checkpoint whose validation definitions are the suites, run with the suite parameters
   (every numeric setting of `exams.settings.Settings` under its own name, and the vocabularies)
-  and GX's `UpdateDataDocsAction`, which builds the Data Docs site straight into the published
-  folder (`<publish_dir>/data_docs`), rebuilt from nothing at each run;
+  and GX's `UpdateDataDocsAction`, which builds the Data Docs site into the private work folder
+  (`data_docs_site`), rebuilt from nothing at each run; publish puts it beside the warehouse it
+  describes (a failed check's site stays private, for the operator);
 - results in GX's SUMMARY format without any sample of unexpected values (provenance: a raw field's
   value never reaches Data Docs, audit.dq_results or the log; counts only);
 - the site's pages load their CSS, JavaScript and fonts from the site itself (the plugin
@@ -26,6 +27,7 @@ Importing great_expectations takes seconds: it happens once per run, inside `val
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -44,7 +46,14 @@ log = logging.getLogger(__name__)
 
 PLUGINS_DIR = EXPECTATIONS_DIR / "plugins"  # GX's plugins folder (Data Docs views and assets)
 PLUGIN_MODULE = "exams_data_docs"  # expectations/plugins/exams_data_docs.py
-DATA_DOCS = "data_docs"  # the site's folder in the published folder
+DATA_DOCS = "data_docs"  # the site's folder, in the work folder then in the published folder
+
+
+def data_docs_site(s: Settings) -> Path:
+    """Where this run's Data Docs are built (private until publish)."""
+    return s.work_dir / DATA_DOCS
+
+
 SUITE_NAME = re.compile(r"[A-Za-z0-9_-]+")  # a file name, a GX asset name, a Data Docs folder
 # GX's result format for every expectation: counts, and no sample of unexpected values
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
@@ -193,7 +202,7 @@ def _context(gx: Any, site: Path) -> Any:
 
 def validate(db: Path, s: Settings, *, run_id: str | None = None) -> list[Outcome]:
     """Run every suite of `s.suites_dir` on `db` (opened read-only) in one checkpoint, build the
-    Data Docs site in `s.publish_dir / "data_docs"` (GX's run name: `run_id`); one outcome per
+    Data Docs site in `data_docs_site(s)` (GX's run name: `run_id`); one outcome per
     expectation, in the suites' order."""
     suites = load_suites(s.suites_dir)
     if not suites:
@@ -201,7 +210,7 @@ def validate(db: Path, s: Settings, *, run_id: str | None = None) -> list[Outcom
     import great_expectations as gx  # seconds: once per run
     from great_expectations.core.run_identifier import RunIdentifier
 
-    site = s.publish_dir / DATA_DOCS
+    site = data_docs_site(s)
     shutil.rmtree(site, ignore_errors=True)  # this run's pages only
     s.work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="checks-", dir=s.work_dir) as batches:
@@ -319,7 +328,7 @@ def run(s: Settings, run_id: str) -> None:
     for o in failed:
         log.warning("check %s: %s", "BLOCKING" if o.blocking else "warning", _named(o))
     log.info("check: %d expectation(s), %d failed, run %s; Data Docs in %s", len(outcomes),
-             len(failed), run_id, s.publish_dir / DATA_DOCS)  # fmt: skip
+             len(failed), run_id, data_docs_site(s))  # fmt: skip
     blocking = [o for o in failed if o.blocking]
     if blocking:
         for leftover in (s.new_db, s.new_db.with_name(s.new_db.name + ".wal")):
@@ -328,3 +337,18 @@ def run(s: Settings, run_id: str) -> None:
             "blocking data-quality check(s) failed, nothing published:\n  "
             + "\n  ".join(_named(o) for o in blocking)
         )
+
+
+def publish_data_docs(s: Settings) -> Path:
+    """This run's Data Docs beside the warehouse they describe (the publish stage): copied next
+    to the served site, then put in its place by renames."""
+    site, target = data_docs_site(s), s.publish_dir / DATA_DOCS
+    tmp, old = target.with_name(f".{DATA_DOCS}.tmp"), target.with_name(f".{DATA_DOCS}.old")
+    for leftover in (tmp, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.copytree(site, tmp)
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target

@@ -58,10 +58,18 @@ def ensure_private_folder(folder: Path) -> None:
 class RunLock:
     """The lock of one stage process of run `run_id` (`with RunLock(...):`)."""
 
-    def __init__(self, s: Settings, run_id: str, entry: str, stage: str) -> None:
+    def __init__(self, s: Settings, run_id: str, entry: str, stage: str,
+                 orchestrated: bool = False) -> None:  # fmt: skip
+        """`orchestrated`: a stage of a run of several processes (the DAG), which keeps its
+        lease while the stage runs too, so that a stage killed mid-way (and retried by the
+        DAG) does not hand the lock to another run."""
         self.path = s.lock_file
         self.s, self.run_id, self.entry, self.stage = s, run_id, entry, stage
+        self.orchestrated = orchestrated
         self.fd: int | None = None
+
+    def _lease(self) -> str:
+        return (_now() + timedelta(minutes=self.s.lock_lease_minutes)).isoformat()
 
     def _record(self) -> dict:
         os.lseek(self.fd, 0, os.SEEK_SET)
@@ -111,10 +119,13 @@ class RunLock:
                         self.describe(record),
                         ", its lease is over" if lease else "")  # fmt: skip
         started = record.get("started_at") if record.get("run_id") == self.run_id else None
-        self._write({
+        mine = {
             "run_id": self.run_id, "entry": self.entry, "stage": self.stage, "pid": os.getpid(),
             "host": socket.gethostname(), "started_at": started or _now().isoformat(),
-        })  # fmt: skip
+        }  # fmt: skip
+        if self.orchestrated:
+            mine["lease_until"] = self._lease()
+        self._write(mine)
 
     def release(self, keep_for_next_stage: bool) -> None:
         """End of this process's stage: the run keeps the lock for a lease (an orchestrated run
@@ -123,8 +134,7 @@ class RunLock:
             return
         if keep_for_next_stage:
             record = self._record()
-            record.update(pid=None, stage=f"after {self.stage}", lease_until=(
-                _now() + timedelta(minutes=self.s.lock_lease_minutes)).isoformat())
+            record.update(pid=None, stage=f"after {self.stage}", lease_until=self._lease())
             self._write(record)
         else:
             self._write({})
@@ -139,7 +149,7 @@ class RunLock:
 
 def acquire_run(s: Settings, run_id: str) -> None:
     """Take the lock for run `run_id` and keep it (lease) for the stages that follow."""
-    run_lock = RunLock(s, run_id, "dag", "acquire-lock")
+    run_lock = RunLock(s, run_id, "dag", "acquire-lock", orchestrated=True)
     run_lock.acquire()
     run_lock.release(keep_for_next_stage=True)
 

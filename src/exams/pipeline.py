@@ -80,13 +80,14 @@ def check(s: Settings, run_id: str) -> None:
 
 
 def publish(s: Settings, run_id: str) -> None:
+    from exams import checks
     from exams import transform as transform_mod
 
     plan = _rebuild_planned(s, "publish")
     s.warehouse.parent.mkdir(parents=True, exist_ok=True)
     publication.publish(s, run_id, plan)
-    site = transform_mod.publish_docs(s)
-    log.info("publish: dbt docs in %s", site)
+    log.info("publish: dbt docs in %s, Data Docs in %s", transform_mod.publish_docs(s),
+             checks.publish_data_docs(s))  # fmt: skip
 
 
 def extracts(s: Settings, run_id: str) -> None:
@@ -110,7 +111,7 @@ def run_stage(name: str, s: Settings) -> None:
     until the next stage; by hand without a run id, a run of its own."""
     orchestrated = bool(s.run_id)
     run_id = s.run_id or lock.new_run_id(name)
-    run_lock = lock.RunLock(s, run_id, "dag" if orchestrated else "stage", name)
+    run_lock = lock.RunLock(s, run_id, "dag" if orchestrated else "stage", name, orchestrated)
     run_lock.acquire()
     try:
         STAGES[name](s, run_id)

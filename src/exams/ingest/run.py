@@ -2,8 +2,9 @@
 
 Each entry of the raw folder is looked at once: an entry that is not a regular file, or a file
 that cannot be read tonight, is REJECTED for the night (never cached: a later night looks
-again); a file already parsed with the same name, size and modification time is not read again
-(but must still open); a new or changed file is scanned (streamed: sha256, encoding, lines, the
+again); a file already parsed with the same name, size and modification time is not read
+again (a file that cannot be read on one night must not roll its académie back to an earlier
+export); a new or changed file is scanned (streamed: sha256, encoding, lines, the
 longest line), checked as a whole (name, line length, encoding, académie and session, header),
 and its rows read, checked and stored with the other new files of its batch (store.py). Then the
 manifest is recomputed (manifest.py). The raw folder is the archive of deliveries: the same
@@ -32,7 +33,6 @@ from exams.ingest.files import (
     FileRejected,
     ScannedFile,
     list_entries,
-    open_regular,
     parse_name,
     read_header,
     scan,
@@ -223,8 +223,7 @@ class Ingest:
             try:
                 st = os.stat(entry.path)
                 sha = cached.get((entry.name, st.st_size, st.st_mtime_ns))
-                if sha is not None:
-                    os.close(open_regular(entry.path))  # it must still open
+                if sha is not None:  # parsed before: not read again (decisions.md)
                     return (entry.name, sha)
                 return scan(entry.path, self.s.max_line_bytes)
             except OSError as e:
