@@ -11,6 +11,7 @@ that the files compared before and after are not moving.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -106,9 +107,10 @@ def test_a_lease_that_is_over_is_taken_over(copy: PublicationCopy) -> None:
     assert copy.record() == {}
 
 
-def test_a_stage_killed_mid_run_leaves_a_lock_the_next_run_takes_over(copy: PublicationCopy) -> None:
-    """An orchestrated stage killed (a worker lost): its flock is gone with it, and the record
-    it wrote holds no lease — the run is over, the next one may go."""
+def test_a_stage_killed_mid_run_keeps_its_lease_until_it_is_over(copy: PublicationCopy) -> None:
+    """An orchestrated stage killed (a worker lost, the DAG may retry it): its flock is gone
+    with it, but the record it wrote keeps the run's lease — another run is refused while the
+    lease lasts and takes the lock over once it is over; the same run goes on."""
     stage = start_exams("ingest", env={**copy.env, "EXAMS_RUN_ID": "dag-K",
                                        "EXAMS_FORCE_REBUILD": "1"})  # fmt: skip
     try:
@@ -116,6 +118,17 @@ def test_a_stage_killed_mid_run_leaves_a_lock_the_next_run_takes_over(copy: Publ
     finally:
         os.kill(stage.pid, signal.SIGKILL)
         stage.communicate()
-    assert copy.record().get("lease_until") is None
+    assert copy.record().get("lease_until") is not None
+    refused = copy.exams("ingest", check=False)
+    assert refused.returncode == RUN_IN_PROGRESS
+    assert "run dag-K (dag, stage ingest" in refused.stderr
+    assert copy.record()["run_id"] == "dag-K"
+    # the same run goes on (the DAG's retry)
+    copy.exams("ingest", EXAMS_RUN_ID="dag-K", EXAMS_FORCE_REBUILD="1")
+    assert copy.record()["run_id"] == "dag-K"
+    # the lease over (its time passed): the next run takes the lock over
+    record = copy.record() | {"lease_until": "2000-01-01T00:00:00+00:00", "pid": None}
+    copy.lock.write_text(json.dumps(record))
     proc = copy.exams("ingest")
-    assert "taking over the lock left by run dag-K (dag, stage ingest" in proc.stderr
+    assert "taking over the lock left by run dag-K (dag, stage after ingest" in proc.stderr
+    assert copy.record() == {}
