@@ -84,12 +84,12 @@ from dataclasses import dataclass, field  # noqa: E402
 import duckdb  # noqa: E402
 from helpers import assert_accounting, published_texts, write_lines  # noqa: E402
 
-from exams.ingest.rules import RULES  # noqa: E402
+from exams.ingest.rules import rules  # noqa: E402
 
 BREAKERS = ["sexe", "uai_etablissement", "categorie_candidat", "code_epreuve", "forme", "statut",
             "note", "session_origine", "decision", "moyenne"]  # fmt: skip
 UNCHECKED = ["numero_candidat", "nom", "prenom", "date_naissance"]  # no rule reads their text
-RULE_COLUMN = {r.code: r.column for r in RULES}
+RULE_COLUMN = {r.code: r.column for r in rules()}
 
 plant = st.fixed_dictionaries({
     "line": st.integers(min_value=0, max_value=10_000),

@@ -198,13 +198,11 @@ def _duckdb_disk_error_line(e: Exception) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the app; expected errors become one line on stderr and their exit status."""
-    from exams.pipeline import NothingToDo
-
     try:
         app(args=argv, prog_name="exams")  # click shows usage errors and exits itself
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    except NothingToDo as e:
+    except errors.NothingToDo as e:
         print(f"exams: {e}", file=sys.stderr)
         return e.exit_code
     except errors.ExamsError as e:

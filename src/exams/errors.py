@@ -32,3 +32,10 @@ class InvariantBroken(ExamsError):
     """A row-accounting or publication invariant does not hold (a bug, never an input error)."""
 
     exit_code = 70  # EX_SOFTWARE
+
+
+class NothingToDo(ExamsError):
+    """Nothing changed since the last publication: this stage has nothing to do (the DAG shows
+    it as skipped: orchestration.NOTHING_TO_DO)."""
+
+    exit_code = 99

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from exams import settings
+from exams.errors import NothingToDo
 
 DAG_ID = "ndrc_nightly"
 SCHEDULE = "0 2 * * *"  # nightly at 02:00, in TIMEZONE
 TIMEZONE = "Europe/Paris"
-NOTHING_TO_DO = 99  # exit status of a stage with nothing to do tonight (the task is skipped)
+NOTHING_TO_DO = NothingToDo.exit_code  # a stage with nothing to do tonight: the task is skipped
 
 
 @dataclass(frozen=True)

@@ -19,17 +19,10 @@ import logging
 from collections.abc import Callable
 
 from exams import lock, publication
-from exams.errors import ExamsError
+from exams.errors import ExamsError, NothingToDo
 from exams.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class NothingToDo(ExamsError):
-    """Nothing changed since the last publication: this stage has nothing to do (the DAG
-    shows it as skipped)."""
-
-    exit_code = 99
 
 
 def _rebuild_planned(s: Settings, stage: str) -> publication.Plan:

@@ -78,7 +78,8 @@ def run(s: Settings) -> None:
         if _restore_docs(s, key):
             log.info("transform: dbt docs unchanged (project and schema as at the last run)")
         else:
-            dbt(["docs", "generate", "--static"], s, manifest)
+            # the build compiled every node already: --no-compile (decisions.md)
+            dbt(["docs", "generate", "--static", "--no-compile"], s, manifest)
             _save_docs(s, key)
         _finish_new(s)
     except BaseException:

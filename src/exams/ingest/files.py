@@ -72,7 +72,7 @@ class ScannedFile:
     lines: int  # physical lines, trailing empty lines excluded (header included)
     encoding: str | None  # utf-8, utf-8-sig, cp1252; None when undecodable
     encoding_problem: str = ""  # why the encoding was not recognised
-    longest_line: int = 0  # bytes, without its terminator
+    longest_line: int = 0  # bytes, without its terminator (exact when over half the limit)
     longest_line_number: int = 0
     ends_with_terminator: bool = True
     utf8_path: Path | None = None  # transcoded copy when the file is not UTF-8
@@ -153,14 +153,15 @@ def open_regular(path: Path) -> int:
 
 
 def scan(path: Path, max_line_bytes: int) -> ScannedFile:
-    """sha256, encoding, physical lines and the longest line, in one streamed pass.
+    """sha256, encoding, physical lines and the longest line (exact when it is longer than half
+    of `max_line_bytes`, the only case where it matters), in one streamed pass.
 
     The file must not change while it is read (size and modification time checked before and
     after): an OSError otherwise, as when it cannot be opened or vanishes.
     """
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    utf8_ok, cp1252_ok, has_nul = True, True, False
+    utf8_ok, has_nul = True, False
     newlines, size = 0, 0
     first, last = b"", b""
     current = 0  # bytes of the line being read (no terminator yet)
@@ -176,22 +177,21 @@ def scan(path: Path, max_line_bytes: int) -> ScannedFile:
                 first += chunk[: 4 - len(first)]
             last = chunk[-1:]
             tail = (tail + chunk)[-4096:]
-            breaks = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == NEWLINE)
-            if breaks.size:
-                lengths = np.diff(breaks, prepend=-1) - 1
-                lengths[0] += current
-                i = int(lengths.argmax())
-                if int(lengths[i]) > longest:
-                    longest, longest_at = int(lengths[i]), newlines + i + 1
-                newlines += int(breaks.size)
-                current = len(chunk) - int(breaks[-1]) - 1
-            else:
+            if chunk.count(b"\n") == 0:
                 current += len(chunk)
+            else:
+                first_break, last_break = chunk.find(b"\n"), chunk.rfind(b"\n")
+                if current + first_break > longest:  # the line that ends in this chunk
+                    longest, longest_at = current + first_break, newlines + 1
+                if _may_hold_a_long_line(chunk, first_break, last_break, max_line_bytes):
+                    length, index = _longest_inside(chunk[first_break + 1 : last_break + 1])
+                    if length > longest:
+                        longest, longest_at = length, newlines + 1 + index
+                newlines += chunk.count(b"\n")
+                current = len(chunk) - last_break - 1
             if current > longest:
                 longest, longest_at = current, newlines + 1
             has_nul = has_nul or b"\x00" in chunk
-            if cp1252_ok and CP1252_UNDEFINED.search(chunk):
-                cp1252_ok = False
             if utf8_ok:
                 try:
                     decoder.decode(chunk)
@@ -210,12 +210,39 @@ def scan(path: Path, max_line_bytes: int) -> ScannedFile:
     stripped = tail.rstrip(b"\r\n\t ")
     trailing_breaks = tail[len(stripped) :].count(b"\n")
     lines = 0 if size == 0 or (not stripped and size <= len(tail)) else newlines - trailing_breaks + 1
+    # Windows-1252 is looked at only when the file is not UTF-8 (a second pass, rare)
+    cp1252_ok = not utf8_ok and not has_nul and _is_cp1252(path)
     encoding, problem = _encoding(first, utf8_ok, cp1252_ok, has_nul)
     return ScannedFile(
         path=path, sha256=digest.hexdigest(), size=size, mtime_ns=after.st_mtime_ns,
         lines=lines, encoding=encoding, encoding_problem=problem, longest_line=longest,
         longest_line_number=longest_at, ends_with_terminator=size == 0 or last == b"\n",
     )  # fmt: skip
+
+
+def _may_hold_a_long_line(chunk: bytes, first: int, last: int, limit: int) -> bool:
+    """Whether a line between the chunk's first and last line break may exceed `limit`: any
+    line of more than `limit` bytes holds a whole aligned block of `limit // 2` bytes without a
+    line break (decisions.md: a few `find` calls a chunk instead of a pass over every byte)."""
+    half = max(limit // 2, 1)
+    return any(chunk.find(b"\n", i, i + half) == -1 for i in range(first + 1, last - half, half))
+
+
+def _longest_inside(lines: bytes) -> tuple[int, int]:
+    """The longest of these complete lines (bytes, without the terminator) and its index."""
+    breaks = np.flatnonzero(np.frombuffer(lines, dtype=np.uint8) == NEWLINE)
+    lengths = np.diff(breaks, prepend=-1) - 1
+    i = int(lengths.argmax())
+    return int(lengths[i]), i + 1
+
+
+def _is_cp1252(path: Path) -> bool:
+    """No byte that Windows-1252 leaves undefined (any other byte decodes)."""
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            if CP1252_UNDEFINED.search(chunk):
+                return False
+    return True
 
 
 def _encoding(first: bytes, utf8: bool, cp1252: bool, nul: bool) -> tuple[str | None, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from exams.ingest.files import FileRejected, ScannedFile
+from exams.ingest.files import FileRejected, ScannedFile, parse_name
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ def _csv_options(max_line_bytes: int) -> str:
 
 class Batch:
     """The parts (temp tables) of one batch, and the view `batch_rows` over them: file_name,
-    sha256, line_number, the canonical columns (trimmed, '' when absent), field_count_ok."""
+    sha256, the session and académie of the file's name (file_session, file_academy),
+    line_number, the canonical columns (trimmed, '' when absent), field_count_ok."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, columns: list[str], work: Path,
                  max_line_bytes: int) -> None:  # fmt: skip
@@ -51,7 +52,8 @@ class Batch:
         return name
 
     def publish_view(self) -> None:
-        empty = "SELECT NULL::VARCHAR AS file_name, NULL::VARCHAR AS sha256, NULL::BIGINT AS "
+        empty = "SELECT NULL::VARCHAR AS file_name, NULL::VARCHAR AS sha256, NULL::INTEGER AS "
+        empty += "file_session, NULL::VARCHAR AS file_academy, NULL::BIGINT AS "
         empty += f"line_number, {', '.join(f'NULL::VARCHAR AS {c}' for c in self.columns)}, "
         empty += "NULL::BOOLEAN AS field_count_ok LIMIT 0"
         body = "\nUNION ALL\n".join(self.selects) or empty
@@ -150,7 +152,8 @@ def _read_group(batch: Batch, group: list[ScannedFile]) -> list[ScannedFile]:
     for i, sf in enumerate(group):  # one entry per file, not per row
         n = counts.get(i, 0)
         if n == sf.lines - 1:
-            offsets.append((i, offset, sf.path.name, sf.sha256))
+            fn = parse_name(sf.path.name)
+            offsets.append((i, offset, sf.path.name, sf.sha256, fn.session, fn.academy_code))
         else:
             alone.append(sf)
         offset += n
@@ -158,12 +161,14 @@ def _read_group(batch: Batch, group: list[ScannedFile]) -> list[ScannedFile]:
         files = batch.table()
         con.execute(
             f"CREATE TEMP TABLE {files} "
-            "(file_index UBIGINT, row_offset BIGINT, file_name VARCHAR, sha256 VARCHAR)"
+            "(file_index UBIGINT, row_offset BIGINT, file_name VARCHAR, sha256 VARCHAR, "
+            "file_session INTEGER, file_academy VARCHAR)"
         )
-        con.executemany(f"INSERT INTO {files} VALUES (?, ?, ?, ?)", offsets)
+        con.executemany(f"INSERT INTO {files} VALUES (?, ?, ?, ?, ?, ?)", offsets)
         # rowid is the reading order: files in list order, rows in file order
         batch.selects.append(
-            f"""SELECT f.file_name, f.sha256, g.rowid - f.row_offset + 2 AS line_number,
+            f"""SELECT f.file_name, f.sha256, f.file_session, f.file_academy,
+                g.rowid - f.row_offset + 2 AS line_number,
                 {_canonical_select(group[0].header, batch.columns)},
                 {_all_fields(ncols)} AS field_count_ok
             FROM {raw} AS g JOIN {files} AS f USING (file_index)"""
@@ -196,8 +201,10 @@ def _read_one(batch: Batch, sf: ScannedFile) -> None:
 
 
 def _add(batch: Batch, sf: ScannedFile, table: str, line: str, ok: str) -> None:
+    fn = parse_name(sf.path.name)
     batch.selects.append(
         f"""SELECT {_literal(sf.path.name)} AS file_name, {_literal(sf.sha256)} AS sha256,
+            {fn.session}::INTEGER AS file_session, {_literal(fn.academy_code)} AS file_academy,
             {line} AS line_number, {_canonical_select(sf.header, batch.columns)},
             {ok} AS field_count_ok
         FROM {table}"""

@@ -33,10 +33,11 @@ log = logging.getLogger(__name__)
 STORAGE_VERSION = 4  # bump when the layout below changes: the build state is re-ingested
 
 # the columns stored per valid row, typed once: (name, type, expression over the checked row
-# `v` with the candidate's `k`; for a row in quarantine only the keep_always ones are kept)
+# `v` with the candidate's `k`; for a row in quarantine only KEPT_IN_QUARANTINE: the session and
+# académie of its file's name, and its candidate)
 STORED: list[tuple[str, str, str]] = [
-    ("session", "INTEGER", "f.session"),
-    ("code_academie", "VARCHAR", "f.academy_code"),
+    ("session", "INTEGER", "v.file_session"),
+    ("code_academie", "VARCHAR", "v.file_academy"),
     ("candidate_id", "INTEGER", "k.candidate_id"),
     ("sexe", "VARCHAR", "v.sexe"),
     ("uai_etablissement", "VARCHAR", "v.uai_etablissement"),

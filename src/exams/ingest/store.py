@@ -34,37 +34,41 @@ class Pending:
     fn: FileName
 
 
-# one row per file of the batch: its data rows, those with every field, whether its last data
-# line has every field, and the rows (with every field) not of the académie or session named
+# one row per file of the batch, in one aggregation: its data rows, those with every field, and
+# the rows (with every field) not of the académie or session named
 FILE_LEVEL_SQL = """
 WITH per_value AS (
-    SELECT file_name, code_academie, TRY_CAST(session AS INTEGER) AS session,
+    SELECT file_name, field_count_ok, code_academie, TRY_CAST(session AS INTEGER) AS session,
         count(*) AS n, min(line_number) AS first_line
-    FROM batch_rows WHERE field_count_ok GROUP BY ALL
-), per_file AS (
-    SELECT file_name, count(*) AS n, count(*) FILTER (WHERE field_count_ok) AS n_ok,
-        arg_max(field_count_ok, line_number) AS last_ok,
-        count(DISTINCT numero_candidat) FILTER (WHERE numero_candidat <> '') AS candidates
     FROM batch_rows GROUP BY ALL
 )
-SELECT f.file_name, coalesce(p.n, 0), coalesce(p.n_ok, 0), coalesce(p.last_ok, true),
-    coalesce(sum(v.n) FILTER (WHERE v.code_academie <> f.academy_code), 0),
-    min(v.first_line) FILTER (WHERE v.code_academie <> f.academy_code),
-    coalesce(sum(v.n) FILTER (WHERE v.session IS DISTINCT FROM f.session), 0),
-    min(v.first_line) FILTER (WHERE v.session IS DISTINCT FROM f.session),
-    coalesce(p.candidates, 0)
-FROM batch_files AS f
-LEFT JOIN per_file AS p USING (file_name)
-LEFT JOIN per_value AS v USING (file_name)
-GROUP BY f.file_name, p.n, p.n_ok, p.last_ok, p.candidates
+SELECT f.file_name, coalesce(sum(v.n), 0),
+    coalesce(sum(v.n) FILTER (WHERE v.field_count_ok), 0),
+    coalesce(sum(v.n) FILTER (WHERE v.field_count_ok AND v.code_academie <> f.academy_code), 0),
+    min(v.first_line) FILTER (WHERE v.field_count_ok AND v.code_academie <> f.academy_code),
+    coalesce(sum(v.n) FILTER (
+        WHERE v.field_count_ok AND v.session IS DISTINCT FROM f.session), 0),
+    min(v.first_line) FILTER (WHERE v.field_count_ok AND v.session IS DISTINCT FROM f.session)
+FROM batch_files AS f LEFT JOIN per_value AS v USING (file_name)
+GROUP BY f.file_name
 """
 
 
-def _file_level(row: tuple, p: Pending) -> FileRejected | None:
-    _, n, n_ok, last_ok, bad_acad, first_acad, bad_sess, first_sess, _ = row
+def _last_line_complete(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the last data line of a file has every field (asked for the few files whose last
+    line has no terminator)."""
+    row = con.execute(
+        "SELECT field_count_ok FROM batch_rows WHERE file_name = ? "
+        "ORDER BY line_number DESC LIMIT 1", [name],
+    ).fetchone()  # fmt: skip
+    return row is None or bool(row[0])
+
+
+def _file_level(con: duckdb.DuckDBPyConnection, row: tuple, p: Pending) -> FileRejected | None:
+    name, n, n_ok, bad_acad, first_acad, bad_sess, first_sess = row
     if n == 0:
         return FileRejected("NO_DATA_ROWS", "l'en-tête n'est suivi d'aucune ligne de données")
-    if not p.sf.ends_with_terminator and not last_ok:
+    if not p.sf.ends_with_terminator and not _last_line_complete(con, name):
         return FileRejected(
             "TRUNCATED_FILE",
             f"la dernière ligne ({p.sf.lines}) s'arrête sans fin de ligne et il lui manque des "
@@ -151,10 +155,8 @@ def _store(
     if readable:
         con.executemany("INSERT INTO batch_files VALUES (?, ?, ?)", readable)
     rejected = dict(unparsable)
-    candidates: dict[str, int] = {}
     for row in con.execute(FILE_LEVEL_SQL).fetchall():  # one row per file
-        candidates[row[0]] = row[-1]
-        rejection = _file_level(row, by_name[row[0]])
+        rejection = _file_level(con, row, by_name[row[0]])
         if rejection:
             rejected[row[0]] = rejection
     con.execute("CREATE OR REPLACE TEMP TABLE batch_rejected (file_name VARCHAR)")
@@ -165,6 +167,23 @@ def _store(
         "WHERE file_name NOT IN (SELECT file_name FROM batch_rejected)"
     )
     con.execute("BEGIN TRANSACTION")
+    try:
+        _store_rows(con, by_name, unparsable, rejected, key, record, keep_values)
+    except BaseException:
+        con.execute("ROLLBACK")  # a killed or failed store leaves no half-stored batch
+        raise
+    con.execute("COMMIT")
+
+
+def _store_rows(
+    con: duckdb.DuckDBPyConnection,
+    by_name: dict[str, Pending],
+    unparsable: dict[str, FileRejected],
+    rejected: dict[str, FileRejected],
+    key: bytes,
+    record: Callable[..., None],
+    keep_values: bool,
+) -> None:
     for name, rejection in rejected.items():
         p = by_name[name]
         lines = (
@@ -180,24 +199,24 @@ def _store(
         f"""INSERT INTO raw.export_rows BY NAME
         SELECT v.file_name, v.line_number, {_stored_columns(keep_values)}, v.reason_code,
             v.detail
-        FROM ({validation_sql("batch_accepted")}) AS v
-        JOIN batch_files AS f USING (file_name)
+        FROM ({validation_sql("batch_accepted", with_values=keep_values)}) AS v
         LEFT JOIN raw.candidate_keys AS k ON k.numero_candidat = v.numero_candidat"""
     )
     con.execute("RESET preserve_insertion_order")
     accepted = [n for n in by_name if n not in rejected]
+    # per file: its rows, those in quarantine, and the candidates it registers (distinct
+    # candidate numbers, counted on their integer ids)
     counts = {
-        name: (total, quarantined)
-        for name, total, quarantined in con.execute(
-            """SELECT file_name, count(*), count(*) FILTER (WHERE reason_code IS NOT NULL)
+        name: (total, quarantined, candidates)
+        for name, total, quarantined, candidates in con.execute(
+            """SELECT file_name, count(*), count(*) FILTER (WHERE reason_code IS NOT NULL),
+                count(DISTINCT candidate_id)
             FROM raw.export_rows WHERE file_name IN ? GROUP BY 1""",
             [accepted],
         ).fetchall()
     } if accepted else {}  # fmt: skip
     for name in accepted:
-        total, quarantined = counts.get(name, (0, 0))
-        record(by_name[name], None, total, quarantined, candidates.get(name, 0))
-    con.execute("COMMIT")
+        record(by_name[name], None, *counts.get(name, (0, 0, 0)))
 
 
 def _changed_since_scan(sf: ScannedFile) -> str | None:
