@@ -32,6 +32,7 @@ import os
 import re
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -208,22 +209,18 @@ def validate(db: Path, s: Settings, *, run_id: str | None = None) -> list[Outcom
     suites = load_suites(s.suites_dir)
     if not suites:
         raise ConfigError(f"no suite in {s.suites_dir}: nothing would be checked")
-    import great_expectations as gx  # seconds: once per run
-    from great_expectations.core.run_identifier import RunIdentifier
-
     site = data_docs_site(s)
     shutil.rmtree(site, ignore_errors=True)  # this run's pages only
     s.work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="checks-", dir=s.work_dir) as batches:
-        con = duckdb.connect(str(db), read_only=True)
-        try:
-            for suite in suites:  # DuckDB writes the query's result itself
-                target = Path(batches, f"{suite.name}.parquet")
-                query = suite.query.strip().rstrip(";")
-                con.execute(f"COPY ({query}) TO '{_quoted(target)}' (FORMAT parquet)")
-            values = parameters(s, con, suites)
-        finally:
-            con.close()
+        # the suites' queries run in DuckDB while great_expectations is imported (seconds of
+        # Python): DuckDB leaves the interpreter to the import meanwhile (decisions.md)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            queried = pool.submit(_query_suites, db, s, suites, Path(batches))
+            import great_expectations as gx
+            from great_expectations.core.run_identifier import RunIdentifier
+
+            values = queried.result()
 
         ctx = _context(gx, site)
         source = ctx.data_sources.add_pandas_filesystem("publication", base_directory=batches)
@@ -251,6 +248,20 @@ def validate(db: Path, s: Settings, *, run_id: str | None = None) -> list[Outcom
             run_id=RunIdentifier(run_name=run_id) if run_id else None,
         )
     return _outcomes(suites, definitions, result)
+
+
+def _query_suites(db: Path, s: Settings, suites: list[Suite], batches: Path) -> dict:
+    """Each suite's query on `db` (read-only) written by DuckDB to `<batches>/<suite>.parquet`;
+    returns the suites' parameters (thresholds and vocabularies)."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        for suite in suites:
+            target = batches / f"{suite.name}.parquet"
+            query = suite.query.strip().rstrip(";")
+            con.execute(f"COPY ({query}) TO '{_quoted(target)}' (FORMAT parquet)")
+        return parameters(s, con, suites)
+    finally:
+        con.close()
 
 
 def _update_data_docs_once(gx: Any) -> Any:

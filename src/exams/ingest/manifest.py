@@ -21,6 +21,7 @@ import duckdb
 
 from exams.errors import InvariantBroken
 from exams.ingest.files import FileRejected, parse_name
+from exams.ingest.state import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -146,15 +147,10 @@ def build(con: duckdb.DuckDBPyConnection, accept_shrink: frozenset[str],
         "SELECT file_name, reason_code, detail FROM ingest.night_files").fetchall()]  # fmt: skip
     accepted = set(con.execute("SELECT file_name, sha256 FROM ingest.accepted_shrinks").fetchall())
     newly = _statuses(files, accepted, accept_shrink, shrink_min_ratio)
-    if newly:
-        con.executemany("INSERT INTO ingest.accepted_shrinks VALUES (?, ?)", newly)
+    insert_rows(con, "ingest.accepted_shrinks", newly)
     con.execute(f"CREATE OR REPLACE TABLE raw.file_manifest ({COLUMNS})")
-    if files:
-        con.executemany(
-            "INSERT INTO raw.file_manifest VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [f.row() for f in sorted(files, key=lambda f: (
-                f.session or 0, f.academy_code or "", f.exported_at or datetime.min, f.name))],
-        )  # fmt: skip
+    insert_rows(con, "raw.file_manifest", [f.row() for f in sorted(files, key=lambda f: (
+        f.session or 0, f.academy_code or "", f.exported_at or datetime.min, f.name))])  # fmt: skip
     con.execute(VIEWS_SQL)
     _check_accounting(con)
 

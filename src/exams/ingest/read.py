@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from exams.ingest.files import FileRejected, ScannedFile, parse_name
+from exams.ingest.state import insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ def _read_group(batch: Batch, group: list[ScannedFile]) -> list[ScannedFile]:
             "(file_index UBIGINT, row_offset BIGINT, file_name VARCHAR, sha256 VARCHAR, "
             "file_session INTEGER, file_academy VARCHAR)"
         )
-        con.executemany(f"INSERT INTO {files} VALUES (?, ?, ?, ?, ?, ?)", offsets)
+        insert_rows(con, files, offsets)
         # rowid is the reading order: files in list order, rows in file order
         batch.selects.append(
             f"""SELECT f.file_name, f.sha256, f.file_session, f.file_academy,

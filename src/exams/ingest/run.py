@@ -163,7 +163,7 @@ class Ingest:
     def flush(self, batch: list[Pending]) -> None:
         try:
             load_batch(self.con, batch, self.key, self.record, self.work,
-                       self.s.max_line_bytes)  # fmt: skip
+                       self.s.max_line_bytes, for_tonight=self.reject_for_tonight)  # fmt: skip
         finally:
             for p in batch:
                 _drop_copy(p.sf)

@@ -148,12 +148,24 @@ def forget_unfinished(con: duckdb.DuckDBPyConnection) -> None:
         forget(con, name)
 
 
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """Insert `rows` (tuples of one length) into `table` as one statement: DuckDB's
+    `executemany` runs one statement per row (0.35 s for the 340 files of a national night,
+    against 0.06 s; decisions.md)."""
+    if not rows:
+        return
+    one = "(" + ", ".join("?" * len(rows[0])) + ")"
+    con.execute(
+        f"INSERT INTO {table} VALUES {', '.join([one] * len(rows))}",
+        [value for row in rows for value in row],
+    )
+
+
 def forget_absent(con: duckdb.DuckDBPyConnection, present: list[tuple[str, str]]) -> None:
     """Files no longer in the raw folder (or replaced by other bytes) are forgotten, with the
     keys of candidate numbers no file holds any more."""
     con.execute("CREATE OR REPLACE TEMP TABLE present (file_name VARCHAR, sha256 VARCHAR)")
-    if present:
-        con.executemany("INSERT INTO present VALUES (?, ?)", present)
+    insert_rows(con, "present", present)
     gone = 0
     for table in ("ingest.files", "ingest.rejected_rows", "ingest.accepted_shrinks"):
         gone += con.execute(

@@ -17,7 +17,7 @@ from exams.ingest import keys
 from exams.ingest.files import FileName, FileRejected, ScannedFile, other_delimiter_detail
 from exams.ingest.read import read_batch
 from exams.ingest.rules import validation_sql
-from exams.ingest.state import KEPT_IN_QUARANTINE, STORED
+from exams.ingest.state import KEPT_IN_QUARANTINE, STORED, insert_rows
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +117,13 @@ def load_batch(
     work: Path,
     max_line_bytes: int,
     keep_values: bool = False,
+    for_tonight: Callable[[str, str, str], None] | None = None,
 ) -> None:
     """Read, check and store the rows of many files; `record(pending, rejection, total,
-    quarantined, candidates)` records each file. `keep_values` (check-export only) stores the
-    text each rule checked in `raw_value`."""
+    quarantined, candidates)` records each file. A file found changed or gone since its scan
+    goes to `for_tonight(name, code, detail)` when given: rejected for the night with no
+    sha256 and no rows, as when the scan finds it (its bytes vouch for nothing). `keep_values`
+    (check-export only) stores the text each rule checked in `raw_value`."""
     if not batch:
         return
     by_name = {p.sf.path.name: p for p in batch}
@@ -130,7 +133,7 @@ def load_batch(
         if problem and name not in unparsable:
             unparsable[name] = FileRejected("UNREADABLE_FILE", problem)
     try:
-        _store(con, by_name, unparsable, key, record, keep_values)
+        _store(con, by_name, unparsable, key, record, keep_values, for_tonight)
     finally:
         rows.drop()
         con.execute("DROP VIEW IF EXISTS batch_accepted")
@@ -145,6 +148,7 @@ def _store(
     key: bytes,
     record: Callable[..., None],
     keep_values: bool,
+    for_tonight: Callable[[str, str, str], None] | None,
 ) -> None:
     con.execute(
         "CREATE OR REPLACE TEMP TABLE batch_files "
@@ -152,23 +156,21 @@ def _store(
     )
     readable = [(n, p.fn.session, p.fn.academy_code) for n, p in by_name.items()
                 if n not in unparsable]  # fmt: skip
-    if readable:
-        con.executemany("INSERT INTO batch_files VALUES (?, ?, ?)", readable)
+    insert_rows(con, "batch_files", readable)
     rejected = dict(unparsable)
     for row in con.execute(FILE_LEVEL_SQL).fetchall():  # one row per file
         rejection = _file_level(con, row, by_name[row[0]])
         if rejection:
             rejected[row[0]] = rejection
     con.execute("CREATE OR REPLACE TEMP TABLE batch_rejected (file_name VARCHAR)")
-    if rejected:
-        con.executemany("INSERT INTO batch_rejected VALUES (?)", [(n,) for n in rejected])
+    insert_rows(con, "batch_rejected", [(n,) for n in rejected])
     con.execute(
         "CREATE OR REPLACE TEMP VIEW batch_accepted AS SELECT * FROM batch_rows "
         "WHERE file_name NOT IN (SELECT file_name FROM batch_rejected)"
     )
     con.execute("BEGIN TRANSACTION")
     try:
-        _store_rows(con, by_name, unparsable, rejected, key, record, keep_values)
+        _store_rows(con, by_name, unparsable, rejected, key, record, keep_values, for_tonight)
     except BaseException:
         con.execute("ROLLBACK")  # a killed or failed store leaves no half-stored batch
         raise
@@ -183,9 +185,13 @@ def _store_rows(
     key: bytes,
     record: Callable[..., None],
     keep_values: bool,
+    for_tonight: Callable[[str, str, str], None] | None,
 ) -> None:
     for name, rejection in rejected.items():
         p = by_name[name]
+        if rejection.code == "UNREADABLE_FILE" and for_tonight is not None:
+            for_tonight(name, rejection.code, rejection.detail)
+            continue
         lines = (
             every_line(p.sf) if name in unparsable
             else "SELECT line_number FROM batch_rows WHERE file_name = $name"
