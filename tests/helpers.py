@@ -3,6 +3,9 @@ ingest runs into a temporary state."""
 
 from __future__ import annotations
 
+import csv
+import io
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +28,31 @@ def write_clean(folder: Path, session: int = 2025, academy: str = "10", n: int =
     path = folder / (name or export_name(session, academy, datetime(session, 7, 4, 18, 30)))
     write_export(table, path, dialect)
     return path
+
+
+def _canonical(name: str) -> str:
+    name = unicodedata.normalize("NFKD", name.strip())
+    return "".join(c for c in name if not unicodedata.combining(c)).lower()
+
+
+def read_export(path: Path) -> dict[int, dict[str, str]]:
+    """An export read independently of the ingest (Python's csv module), for the tests'
+    expectations: physical line -> fields (trimmed) by canonical column name (no accents, lower
+    case); blank lines are not rows."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252")
+    header = text.split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";" if ";" in header else ",")
+    names = [_canonical(h) for h in next(reader)]
+    rows, start = {}, reader.line_num + 1
+    for record in reader:
+        if any(v.strip() for v in record):
+            rows[start] = {n: v.strip() for n, v in zip(names, record, strict=False)}
+        start = reader.line_num + 1
+    return rows
 
 
 def read_lines(path: Path) -> list[list[str]]:

@@ -18,14 +18,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from browser import offline_pages
 from pipeline_support import REPO_ROOT
 
 from exams import checks, settings
 from exams.errors import ConfigError, StageFailed
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "checks"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--no-first-run"]  # fmt: skip
 
 
 def _settings(base: Path, **thresholds: float) -> settings.Settings:
@@ -319,61 +318,45 @@ def test_data_docs_open_offline(sample_run) -> None:
     """The published site from file://, every other request aborted (and recorded): styled
     (Bootstrap, Font Awesome), its scripts run (bootstrap-table), the suites' results shown, in
     the light and the dark colour scheme."""
-    from playwright.sync_api import sync_playwright
-
     s, outcomes = sample_run
     site = checks.data_docs_site(s)
     suites = [x.name for x in checks.load_suites(s.suites_dir)]
     result_page = next((site / "validations" / "marts_pass_rates").rglob("*.html"))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    outside, failed, errors = [], [], []
+    failed, errors = [], []
 
-    def local_only(route) -> None:
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
+    with offline_pages() as (new_page, outside):
+        for scheme in ("light", "dark"):
+            page = new_page(color_scheme=scheme, viewport={"width": 1280, "height": 900})
+            page.on("requestfailed", lambda r: failed.append(r.url))
+            page.on("pageerror", lambda e: errors.append(str(e)))
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            for scheme in ("light", "dark"):
-                page = browser.new_page(
-                    color_scheme=scheme, viewport={"width": 1280, "height": 900}
-                )
-                page.route("**/*", local_only)
-                page.on("requestfailed", lambda r: failed.append(r.url))
-                page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((site / "index.html").as_uri())
+            page.wait_for_selector(".bootstrap-table")  # bootstrap-table's script ran
+            page.evaluate("document.fonts.ready.then(() => true)")
+            style = page.evaluate("""() => ({
+                navbar: getComputedStyle(document.querySelector('.navbar')).display,
+                row: getComputedStyle(document.querySelector('.row')).display,
+                icons: [...document.fonts].some(
+                    f => f.family.includes('Font Awesome') && f.status === 'loaded'),
+            })""")
+            assert style == {"navbar": "flex", "row": "flex", "icons": True}, scheme
+            rows = page.locator("table tbody tr").all_text_contents()
+            for suite in suites:
+                assert any(suite in row for row in rows), suite
+            page.screenshot(
+                path=str(ARTIFACTS / f"data_docs_index_{scheme}.png"), full_page=True
+            )
 
-                page.goto((site / "index.html").as_uri())
-                page.wait_for_selector(".bootstrap-table")  # bootstrap-table's script ran
-                page.evaluate("document.fonts.ready.then(() => true)")
-                style = page.evaluate("""() => ({
-                    navbar: getComputedStyle(document.querySelector('.navbar')).display,
-                    row: getComputedStyle(document.querySelector('.row')).display,
-                    icons: [...document.fonts].some(
-                        f => f.family.includes('Font Awesome') && f.status === 'loaded'),
-                })""")
-                assert style == {"navbar": "flex", "row": "flex", "icons": True}, scheme
-                rows = page.locator("table tbody tr").all_text_contents()
-                for suite in suites:
-                    assert any(suite in row for row in rows), suite
-                page.screenshot(
-                    path=str(ARTIFACTS / f"data_docs_index_{scheme}.png"), full_page=True
-                )
-
-                page.goto(result_page.as_uri())
-                page.wait_for_selector("text=Expectation Validation Result")
-                assert page.locator("text=access_route").count() >= 1
-                assert (
-                    page.evaluate("getComputedStyle(document.querySelector('.navbar')).display")
-                    == "flex"
-                )
-                page.screenshot(
-                    path=str(ARTIFACTS / f"data_docs_result_{scheme}.png"), full_page=True
-                )
-                page.close()
-        finally:
-            browser.close()
+            page.goto(result_page.as_uri())
+            page.wait_for_selector("text=Expectation Validation Result")
+            assert page.locator("text=access_route").count() >= 1
+            assert (
+                page.evaluate("getComputedStyle(document.querySelector('.navbar')).display")
+                == "flex"
+            )
+            page.screenshot(
+                path=str(ARTIFACTS / f"data_docs_result_{scheme}.png"), full_page=True
+            )
+            page.close()
     assert outside == [] and failed == [] and errors == []

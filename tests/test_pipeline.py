@@ -3,9 +3,7 @@ committed sample: marts against the jury, personal data, write-audit-publish, re
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 import shutil
 import subprocess
@@ -14,29 +12,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import duckdb
+from helpers import read_export
 from pipeline_support import SAMPLE_DIR, pipeline_env, run_exams
 
 PERSONAL = {"nom", "prenom", "date_naissance", "numero_candidat", "candidate_number"}
-
-
-def _read_export(path: Path) -> list[dict[str, str]]:
-    """An independent reader (Python's csv module) for the test's expectations."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252")
-    header = text.split("\n", 1)[0]
-    delim = ";" if ";" in header else ","
-    rows = list(csv.reader(io.StringIO(text), delimiter=delim))
-    import unicodedata
-
-    def norm(h: str) -> str:
-        h = unicodedata.normalize("NFKD", h.strip()).encode("ascii", "ignore").decode()
-        return h.lower()
-
-    names = [norm(h) for h in rows[0]]
-    return [dict(zip(names, r, strict=True)) for r in rows[1:] if r]
 
 
 def _latest_exports(raw_dir: Path) -> dict[tuple[str, str], Path]:
@@ -56,7 +35,7 @@ def jury_expectations(raw_dir: Path, quarantined: set[tuple[str, int]]) -> dict[
     for (session, academy), path in _latest_exports(raw_dir).items():
         seen: dict[str, tuple[str, str]] = {}
         incomplete: set[str] = set()
-        for line, r in enumerate(_read_export(path), start=2):  # one record per line here
+        for line, r in read_export(path).items():
             if (path.name, line) in quarantined:
                 incomplete.add(r["numero_candidat"])
                 continue
@@ -107,7 +86,7 @@ def test_published_file_holds_no_personal_data(published_warehouse: Path) -> Non
     assert not [c for c in columns if c[2] in PERSONAL]
     numbers, names = set(), set()
     for p in SAMPLE_DIR.glob("*.csv"):
-        for r in _read_export(p):
+        for r in read_export(p).values():
             numbers.add(r["numero_candidat"])
             names.add(r["nom"])
     con.execute("CREATE TEMP TABLE personal (v VARCHAR)")

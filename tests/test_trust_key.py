@@ -3,13 +3,10 @@ changed key republishes, although no export changed (warehouse-contract.md)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import unicodedata
 from pathlib import Path
 
 import duckdb
-from helpers import assert_whole_publication, sha256_of, workspace
+from helpers import assert_whole_publication, read_export, sha256_of, workspace
 
 from exams.ingest.keys import candidate_key
 
@@ -18,21 +15,8 @@ NEW_KEY = "a-new-key-after-a-leak"
 
 
 def _numbers(path: Path) -> set[str]:
-    """The candidate numbers of an export, read independently of the ingest (Python's csv)."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252")
-    header = text.split("\n", 1)[0]
-    rows = list(csv.reader(io.StringIO(text), delimiter=";" if ";" in header else ","))
-
-    def canonical(name: str) -> str:
-        name = unicodedata.normalize("NFKD", name.strip())
-        return "".join(c for c in name if not unicodedata.combining(c)).lower()
-
-    column = [canonical(h) for h in rows[0]].index("numero_candidat")
-    return {r[column].strip() for r in rows[1:] if len(r) > column and r[column].strip()}
+    """The candidate numbers of an export, read independently of the ingest."""
+    return {r["numero_candidat"] for r in read_export(path).values() if r.get("numero_candidat")}
 
 
 def test_a_new_key_republishes_every_candidate_key(published_warehouse: Path,

@@ -9,17 +9,14 @@ looks for them in everything a run publishes.)"""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-import unicodedata
 from collections import defaultdict
 from pathlib import Path
 from urllib.parse import quote
 
 import duckdb
 import pytest
-from helpers import published_texts
+from helpers import published_texts, read_export
 from pipeline_support import SAMPLE_DIR
 
 from exams.ingest.keys import candidate_key
@@ -27,29 +24,6 @@ from exams.ingest.rules import rules
 
 KEY = b"test-key-not-secret"  # pipeline_support's
 RULE_COLUMN = {r.code: r.column for r in rules() if r.column}
-
-
-def _canonical(name: str) -> str:
-    name = unicodedata.normalize("NFKD", name.strip())
-    return "".join(c for c in name if not unicodedata.combining(c)).lower()
-
-
-def read_rows(path: Path) -> dict[int, dict[str, str]]:
-    """physical line -> fields (trimmed) by canonical column name."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252")
-    header = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";" if ";" in header else ",")
-    names = [_canonical(h) for h in next(reader)]
-    rows, start = {}, reader.line_num + 1
-    for record in reader:
-        if any(v.strip() for v in record):
-            rows[start] = {n: v.strip() for n, v in zip(names, record, strict=False)}
-        start = reader.line_num + 1
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +42,7 @@ def valid_rows(published) -> dict[tuple[int, str, str], list[dict[str, str]]]:
         "SELECT file_name FROM audit.file_manifest WHERE status = 'LOADED'").fetchall()]  # fmt: skip
     out: dict[tuple, list] = defaultdict(list)
     for name in loaded:
-        for line, row in read_rows(SAMPLE_DIR / name).items():
+        for line, row in read_export(SAMPLE_DIR / name).items():
             if (name, line) not in quarantined and row["numero_candidat"]:
                 key = candidate_key(row["numero_candidat"], KEY)
                 out[(int(row["session"]), row["code_academie"], key)].append(row)
@@ -93,7 +67,7 @@ def test_a_quarantine_detail_names_the_column_and_rule_never_the_value(published
         column = RULE_COLUMN[code]
         assert detail.startswith(f"{column} — {label[0].lower()}{label[1:]}"), (code, detail)
         if file_name not in raw:
-            raw[file_name] = read_rows(SAMPLE_DIR / file_name)
+            raw[file_name] = read_export(SAMPLE_DIR / file_name)
         value = raw[file_name][line][column]
         assert value and value not in detail.removeprefix(column), (code, value, detail)
 
@@ -140,7 +114,7 @@ def test_establishments_come_from_loaded_rows(published, valid_rows) -> None:
 def test_no_candidate_number_or_birth_date_is_published(published_warehouse: Path) -> None:
     numbers, births = set(), set()
     for path in SAMPLE_DIR.iterdir():
-        for row in read_rows(path).values():
+        for row in read_export(path).values():
             numbers.add(row.get("numero_candidat", ""))
             births.add(row.get("date_naissance", ""))
     numbers.discard("")

@@ -45,6 +45,7 @@ from superset_harness import (  # noqa: E402
     create_user,
     exams_superset,
     free_port,
+    start_serving,
     stop,
     wait_for_health,
 )
@@ -142,16 +143,7 @@ def superset_server(
     )
     watches.append(CmdlineWatch().start(until=analyst_cli))
 
-    with open(server.log, "w") as log:
-        proc = subprocess.Popen(
-            exams_superset("serve"),
-            env=env,
-            cwd=REPO_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group: exams, gunicorn master + worker
-        )
+    proc = start_serving(server)
     try:
         wait_for_health(server.url, proc, server.log)
         out, _ = analyst_cli.communicate(timeout=300)

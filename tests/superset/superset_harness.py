@@ -172,6 +172,21 @@ def create_user(api: Api, username: str, role: str) -> tuple[str, str]:
     return username, password
 
 
+def start_serving(server: SupersetServer) -> subprocess.Popen:
+    """`exams superset serve` with the server's environment, its output in `server.log`, in a
+    process group of its own (exams, gunicorn's master and worker), for `stop`."""
+    with open(server.log, "w") as log:
+        return subprocess.Popen(
+            exams_superset("serve"),
+            env=server.env,
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def stop(proc: subprocess.Popen) -> None:
     """Stop a process we started in its own session, and everything it started."""
     if proc.poll() is not None:

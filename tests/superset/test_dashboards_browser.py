@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import browser
 import pytest
 from superset_expectations import EXPECTED, scoped_rows
 from superset_harness import ARTIFACTS, SupersetServer
@@ -30,14 +31,6 @@ DATASETS = {str(d["uuid"]): d for d in BUNDLE.datasets.values()}
 DATASET_METRICS = {u: {m["metric_name"]: m for m in d["metrics"]} for u, d in DATASETS.items()}
 ANALYST_DASHBOARDS = ["taux-de-reussite", "capitalisation-des-blocs"]
 ANALYST_ACADEMY = "10"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--no-first-run",
-]
 
 # What a French-speaking user must never read: Superset's untranslated words and empty values,
 # and the codes the data keeps beside their French labels (file statuses, reason codes, the
@@ -153,15 +146,9 @@ def check_rendered_chart(
 
 @pytest.fixture(scope="module")
 def chromium():
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with browser.chromium() as launched:
+        yield launched
 
 
 def new_page(chromium, server_errors: list[str]):

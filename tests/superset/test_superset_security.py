@@ -18,7 +18,6 @@ import re
 import secrets
 import select
 import stat
-import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -34,6 +33,7 @@ from superset_harness import (
     exams_superset,
     free_port,
     set_cookies,
+    start_serving,
     stop,
     wait_for_health,
 )
@@ -68,16 +68,7 @@ def https_server(
         env=env,
         log=base / "serve.log",
     )
-    with open(server.log, "w") as log:
-        proc = subprocess.Popen(
-            exams_superset("serve"),
-            env=env,
-            cwd=REPO_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = start_serving(server)
     try:
         wait_for_health(server.url, proc, server.log, https=True)
         yield server
